@@ -1,0 +1,1 @@
+"""The sans-io wire protocol between supervisor and worker: framing and typed messages."""

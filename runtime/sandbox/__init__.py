@@ -1,0 +1,1 @@
+"""Confinement of workers: sandbox profiles and the limits they impose."""

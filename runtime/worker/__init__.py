@@ -1,0 +1,1 @@
+"""The worker process: protects its stdio, confines itself, loads one plugin and serves it."""
