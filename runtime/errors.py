@@ -109,9 +109,12 @@ class FrameTooLargeError(ProtocolError):
 
 
 class PluginStartError(HydrogenError):
-    def __init__(self, plugin: str, reason: str) -> None:
+    """``retryable`` is False when retrying cannot help (the plugin's code failed to load)."""
+
+    def __init__(self, plugin: str, reason: str, *, retryable: bool = False) -> None:
         self.plugin = plugin
         self.reason = reason
+        self.retryable = retryable
         super().__init__(f"plugin {plugin!r} failed to start: {reason}")
 
 

@@ -1,0 +1,1 @@
+"""The supervisor side: worker processes, their lifecycle, routing and status."""

@@ -1,0 +1,88 @@
+"""Kill a worker together with every process it ever started, including setsid() escapees.
+
+Strongest available mechanism first: a cgroup v1 ``pids`` group the worker joins before any
+plugin code runs (membership survives setsid, double forks and the worker's own death, and
+``pids.max`` bounds fork bombs). Without cgroups (not root, no v1 hierarchy) the worker is a
+child subreaper, so its descendants stay in its process tree, and the tree is killed from psutil.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Final
+
+import psutil
+
+__all__ = ["CGROUP_V1_PIDS", "ProcessTree"]
+
+CGROUP_V1_PIDS: Final = Path("/sys/fs/cgroup/pids")
+# Rounds of "list members, SIGKILL them" before giving up on a group that keeps forking.
+KILL_ROUNDS: Final = 200
+KILL_ROUND_PAUSE: Final = 0.005
+DEFAULT_PIDS_MAX: Final = 512
+
+
+class ProcessTree:
+    def __init__(self, cgroup: Path | None) -> None:
+        self.cgroup = cgroup
+        self.pid: int | None = None
+
+    @classmethod
+    def create(cls, plugin: str, pids_max: int = DEFAULT_PIDS_MAX) -> ProcessTree:
+        """Make a fresh cgroup for one worker incarnation, or fall back to tree tracking."""
+        base = CGROUP_V1_PIDS / "hydrogen"
+        path = base / f"{plugin}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            path.mkdir(parents=True)
+            (path / "pids.max").write_text(str(pids_max))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return cls(None)
+        return cls(path)
+
+    @property
+    def mechanism(self) -> str:
+        return "cgroup-v1-pids" if self.cgroup else "subreaper+psutil"
+
+    def members(self) -> list[int]:
+        if self.cgroup is not None:
+            try:
+                text = (self.cgroup / "cgroup.procs").read_text()
+            except OSError:
+                return []
+            return [int(line) for line in text.split()]
+        if self.pid is None:
+            return []
+        try:
+            root = psutil.Process(self.pid)
+            return [self.pid, *(p.pid for p in root.children(recursive=True))]
+        except psutil.Error:
+            return []
+
+    def kill_all(self) -> None:
+        """SIGKILL every member until none is left. Blocking; call from a worker thread."""
+        if self.pid is not None:
+            # The worker leads its own process group; this catches members before cgroup join.
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+        for _ in range(KILL_ROUNDS):
+            members = self.members()
+            if not members:
+                return
+            for pid in members:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(KILL_ROUND_PAUSE)
+            if self.cgroup is None:
+                return  # without a cgroup a dead worker's tree can no longer be listed
+
+    def remove(self) -> None:
+        if self.cgroup is not None:
+            with contextlib.suppress(OSError):
+                self.cgroup.rmdir()

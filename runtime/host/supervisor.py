@@ -1,0 +1,239 @@
+"""The embedded API: discover plugins, start their workers, route tool calls, report status.
+
+    async with Supervisor(plugin_dirs=["plugins"]) as sup:
+        print(sup.tools())
+        result = await sup.call("health_check", {})
+
+The supervisor never imports plugin code. It owns one task group; every plugin's owner task
+(``PluginRuntime.supervise``) lives in it, and leaving the ``async with`` stops every worker and
+kills every process any of them started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import msgspec
+import psutil
+from anyio.abc import TaskGroup
+
+from runtime.errors import (
+    CallError,
+    DuplicateToolError,
+    HydrogenError,
+    InvalidParamsError,
+    ToolNotFoundError,
+)
+from runtime.host.lifecycle import State
+from runtime.host.plugin import PluginRuntime, ProgressCallback
+from runtime.manifest.discovery import discover
+from runtime.sandbox.profile import Profile, describe, load_profiles
+
+__all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
+
+DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
+PROFILES_ENV: Final = "HYDROGEN_PROFILES"
+
+
+class ToolInfo(msgspec.Struct, frozen=True):
+    name: str
+    plugin: str
+    description: str
+    input_schema: dict[str, Any]
+    timeout: float
+
+
+class Supervisor:
+    def __init__(
+        self,
+        plugin_dirs: Iterable[Path | str],
+        *,
+        profiles_dir: Path | str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._plugin_dirs = [Path(p) for p in plugin_dirs]
+        self._profiles_dir = Path(
+            profiles_dir or os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES_DIR
+        )
+        self._environ = dict(os.environ if environ is None else environ)
+        self._plugins: dict[str, PluginRuntime] = {}
+        self._routes: dict[str, PluginRuntime] = {}
+        self._problems: list[HydrogenError] = []
+        self._tg: TaskGroup | None = None
+        self._workroot: Path | None = None
+        self._samplers: dict[int, psutil.Process] = {}
+        self._started_at = 0.0
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Supervisor:
+        self._started_at = time.monotonic()
+        self._workroot = Path(tempfile.mkdtemp(prefix="hydrogen-"))
+        profiles, profile_problems = load_profiles(self._profiles_dir)
+        self._problems.extend(profile_problems)
+        found = discover(self._plugin_dirs)
+        self._problems.extend(found.problems)
+        for manifest in found.manifests:
+            workdir = self._workroot / manifest.name
+            workdir.mkdir(mode=0o700)
+            runtime = PluginRuntime(
+                manifest, profiles.get(manifest.sandbox), environ=self._environ,
+                workdir=workdir, register_tools=self._register,
+            )  # fmt: skip
+            self._plugins[manifest.name] = runtime
+            if runtime.profile is None:
+                runtime.fail(
+                    f"sandbox profile {manifest.sandbox!r} (plugin.yaml: sandbox) does not exist "
+                    f"in {self._profiles_dir}; available: {', '.join(sorted(profiles)) or 'none'}"
+                )
+                continue
+            try:
+                self._register(runtime, [t.name for t in manifest.tools])
+            except DuplicateToolError as exc:
+                self._problems.append(exc)
+                runtime.fail(str(exc))
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        for runtime in self._plugins.values():
+            self._tg.start_soon(runtime.supervise, name=f"plugin:{runtime.name}")
+        # Start is parallel; entering waits until every eager plugin is active or has failed.
+        async with anyio.create_task_group() as waiters:
+            for runtime in self._plugins.values():
+                waiters.start_soon(runtime.wait_settled)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._tg is None:
+            return
+        tg, self._tg = self._tg, None
+        try:
+            with anyio.CancelScope(shield=True):
+                async with anyio.create_task_group() as stoppers:
+                    for runtime in self._plugins.values():
+                        stoppers.start_soon(runtime.stop)
+        finally:
+            # Owner tasks reap their workers in shielded finally blocks, so this cannot leak.
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
+            if self._workroot is not None:
+                shutil.rmtree(self._workroot, ignore_errors=True)
+
+    def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
+        for tool in tools:
+            owner = self._routes.get(tool)
+            if owner is not None and owner is not runtime:
+                raise DuplicateToolError(tool, owner.name, runtime.name)
+        for tool in tools:
+            self._routes[tool] = runtime
+
+    # ---- calls ------------------------------------------------------------------------------
+
+    def tools(self) -> list[ToolInfo]:
+        """Every routable tool. Schemas come from the worker once it has started."""
+        infos = []
+        for name, runtime in sorted(self._routes.items()):
+            if runtime.state in (State.DISABLED, State.REFUSED) or runtime._terminal:
+                continue
+            spec = runtime.tools.get(name)
+            entry = runtime.manifest.tool(name)
+            description = (spec.description if spec else "") or (entry.description if entry else "")
+            schema = spec.input_schema if spec else {"type": "object"}
+            infos.append(ToolInfo(name, runtime.name, description, schema, runtime.tool_timeout(name)))
+        return infos
+
+    async def call(
+        self,
+        tool: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Call ``tool``; raises a ``CallError`` subclass naming the tool and plugin on failure."""
+        runtime = self._routes.get(tool)
+        if runtime is None:
+            raise ToolNotFoundError(tool, list(self._routes))
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise InvalidParamsError(tool=tool, plugin=runtime.name, field="params",
+                                     reason="must be a JSON object")  # fmt: skip
+        if timeout is not None and timeout <= 0:
+            raise InvalidParamsError(tool=tool, plugin=runtime.name, field="timeout",
+                                     reason="must be a positive number of seconds")  # fmt: skip
+        metrics = runtime.metrics[tool]
+        started = time.perf_counter()
+        try:
+            result = await runtime.call(tool, dict(params), timeout, on_progress)
+        except CallError as exc:
+            metrics.record(time.perf_counter() - started, exc.code)
+            raise
+        metrics.record(time.perf_counter() - started, None)
+        return result
+
+    # ---- status -----------------------------------------------------------------------------
+
+    @property
+    def problems(self) -> list[str]:
+        return [str(p) for p in self._problems]
+
+    def status(self) -> dict[str, Any]:
+        plugins: dict[str, Any] = {}
+        for name, runtime in self._plugins.items():
+            worker = runtime.worker if runtime.state == State.ACTIVE else None
+            plugins[name] = {
+                "state": str(runtime.state),
+                "reason": runtime.reason,
+                "version": runtime.manifest.version,
+                "path": str(runtime.manifest.path),
+                "profile": describe(runtime.profile) if runtime.profile else None,
+                "restarts": runtime.restarts,
+                "in_flight": runtime.in_flight,
+                "queued": runtime.queued,
+                "pid": worker.pid if worker else None,
+                "containment": worker.tree.mechanism if worker else None,
+                "resources": self._sample(worker.pid) if worker and worker.pid else None,
+                "tools": {t: m.snapshot() for t, m in runtime.metrics.items()},
+            }
+        return {
+            "uptime_s": round(time.monotonic() - self._started_at, 3),
+            "supervisor": {"pid": os.getpid(), "rss_bytes": psutil.Process().memory_info().rss},
+            "plugins": plugins,
+            "problems": self.problems,
+        }
+
+    def _sample(self, pid: int) -> dict[str, Any] | None:
+        """RSS and CPU of a worker and its descendants; CPU % is since the previous sample."""
+        proc = self._samplers.get(pid)
+        try:
+            if proc is None:
+                proc = self._samplers[pid] = psutil.Process(pid)
+            with proc.oneshot():
+                times = proc.cpu_times()
+                sample = {
+                    "rss_bytes": proc.memory_info().rss,
+                    "cpu_percent": proc.cpu_percent(None),
+                    "cpu_user_s": times.user,
+                    "cpu_system_s": times.system,
+                    "threads": proc.num_threads(),
+                }
+            children = proc.children(recursive=True)
+            sample["descendants"] = len(children)
+            return sample
+        except psutil.Error:
+            self._samplers.pop(pid, None)
+            return None
+
+
+def profiles_summary(profiles: dict[str, Profile]) -> list[dict[str, Any]]:
+    return [describe(p) for p in profiles.values()]
