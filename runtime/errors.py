@@ -103,9 +103,7 @@ class FrameTooLargeError(ProtocolError):
     def __init__(self, size: int, limit: int, *, plugin: str | None = None) -> None:
         self.size = size
         self.limit = limit
-        super().__init__(
-            f"frame of {size} bytes exceeds the {limit}-byte limit", plugin=plugin
-        )
+        super().__init__(f"frame of {size} bytes exceeds the {limit}-byte limit", plugin=plugin)
 
 
 class PluginStartError(HydrogenError):

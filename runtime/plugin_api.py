@@ -16,7 +16,9 @@ ProgressSink = Callable[[float, float | None, str | None], None]
 _sink: ContextVar[ProgressSink | None] = ContextVar("hydrogen_progress_sink", default=None)
 
 
-def report_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+def report_progress(
+    progress: float, total: float | None = None, message: str | None = None
+) -> None:
     """Tell the caller how far the current tool call has got."""
     sink = _sink.get()
     if sink is not None:

@@ -1,10 +1,10 @@
 """Plugin states and every legal transition between them, in one table.
 
-    discovered -> loading -> loaded -> active
-    active -> loading            (restart after a crash or a kill)
-    loading/loaded/active -> error -> loading (retry) | quarantined (crash loop)
-    any running state -> stopping -> stopped
-    disabled and refused are terminal until the plugin is reloaded.
+discovered -> loading -> loaded -> active
+active -> loading            (restart after a crash or a kill)
+loading/loaded/active -> error -> loading (retry) | quarantined (crash loop)
+any running state -> stopping -> stopped
+disabled and refused are terminal until the plugin is reloaded.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ so swapping the worker (a restart now, a hot reload later) never touches calls i
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -20,9 +21,9 @@ import jsonschema
 import msgspec
 
 from runtime.errors import (
-    ManifestError,
     CallError,
     InvalidParamsError,
+    ManifestError,
     PluginBusyError,
     PluginCrashedError,
     PluginStartError,
@@ -36,7 +37,7 @@ from runtime.host.metrics import ToolMetrics
 from runtime.host.worker import EXIT_STATUS_WAIT, Worker, build_environment
 from runtime.manifest.model import DEFAULT_TOOL_TIMEOUT, Manifest
 from runtime.manifest.variables import resolve_configuration
-from runtime.protocol.messages import CALL, CallParams, ErrorCode, ProgressParams, ToolSpec
+from runtime.protocol.messages import CALL, CallParams, ErrorCode, ToolSpec
 from runtime.rpc.connection import ConnectionClosed, RemoteError
 from runtime.sandbox.profile import Profile
 
@@ -54,15 +55,21 @@ SHUTDOWN_HOOK_TIMEOUT: Final = 5.0
 STOP_EXIT_GRACE: Final = 2.0
 
 ProgressCallback = Callable[[float, float | None, str | None], None]
-_SETTLED: Final = frozenset({State.ACTIVE, State.QUARANTINED, State.DISABLED, State.REFUSED,
-                             State.STOPPED, State.STOPPING})  # fmt: skip
+_SETTLED: Final = frozenset(
+    {State.ACTIVE, State.QUARANTINED, State.DISABLED, State.REFUSED, State.STOPPED, State.STOPPING}
+)
 
 
 class PluginRuntime:
     def __init__(
-        self, manifest: Manifest, profile: Profile | None, *, environ: Mapping[str, str],
-        workdir: Path, register_tools: Callable[[PluginRuntime, list[str]], None],
-    ) -> None:  # fmt: skip
+        self,
+        manifest: Manifest,
+        profile: Profile | None,
+        *,
+        environ: Mapping[str, str],
+        workdir: Path,
+        register_tools: Callable[[PluginRuntime, list[str]], None],
+    ) -> None:
         self.manifest = manifest
         self.profile = profile
         self.name = manifest.name
@@ -99,8 +106,10 @@ class PluginRuntime:
 
     @property
     def settled(self) -> bool:
-        return self.state in _SETTLED or self._terminal or (
-            self.state == State.DISCOVERED and not self.manifest.auto_start
+        return (
+            self.state in _SETTLED
+            or self._terminal
+            or (self.state == State.DISCOVERED and not self.manifest.auto_start)
         )
 
     async def wait_settled(self) -> None:
@@ -143,8 +152,9 @@ class PluginRuntime:
                 return
             self._set_state(State.ERROR, f"restarting after crash: {detail}")
             self.restarts += 1
-            await anyio.sleep(min(RESTART_BACKOFF_BASE * 2 ** (len(self._crashes) - 1),
-                                  RESTART_BACKOFF_MAX))  # fmt: skip
+            await anyio.sleep(
+                min(RESTART_BACKOFF_BASE * 2 ** (len(self._crashes) - 1), RESTART_BACKOFF_MAX)
+            )
 
     async def _run_incarnation(self) -> bool:
         """Run one worker to its end. False when the plugin must not be restarted."""
@@ -181,9 +191,10 @@ class PluginRuntime:
             extra = sorted(set(served) - set(declared))
             worker.finish("tool list does not match plugin.yaml")
             raise PluginStartError(
-                self.name, f"worker serves tools that differ from plugin.yaml "
+                self.name,
+                f"worker serves tools that differ from plugin.yaml "
                 f"(missing: {missing}, undeclared: {extra})",
-            )  # fmt: skip
+            )
         validators: dict[str, jsonschema.protocols.Validator] = {}
         for name, spec in served.items():
             cls = jsonschema.validators.validator_for(spec.input_schema)
@@ -211,15 +222,21 @@ class PluginRuntime:
         return entry.timeout if entry is not None else DEFAULT_TOOL_TIMEOUT
 
     async def call(
-        self, tool: str, params: dict[str, Any], timeout: float | None,
+        self,
+        tool: str,
+        params: dict[str, Any],
+        timeout: float | None,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         limit = self.tool_timeout(tool)
         effective = limit if timeout is None else min(timeout, limit)
-        if self.in_flight >= self.manifest.concurrency.max_in_flight and \
-                self.queued >= self.manifest.concurrency.max_queued:  # fmt: skip
-            raise PluginBusyError(tool=tool, plugin=self.name, in_flight=self.in_flight,
-                                  queued=self.queued)  # fmt: skip
+        if (
+            self.in_flight >= self.manifest.concurrency.max_in_flight
+            and self.queued >= self.manifest.concurrency.max_queued
+        ):
+            raise PluginBusyError(
+                tool=tool, plugin=self.name, in_flight=self.in_flight, queued=self.queued
+            )
         deadline = anyio.current_time() + effective
         self.queued += 1
         try:
@@ -244,21 +261,30 @@ class PluginRuntime:
             while True:
                 if self.state == State.ACTIVE and self.worker is not None:
                     return self.worker
-                if self._terminal or self._stopping or self.state in (
-                    State.QUARANTINED, State.DISABLED, State.REFUSED, State.STOPPED
-                ):  # fmt: skip
+                if (
+                    self._terminal
+                    or self._stopping
+                    or self.state
+                    in (State.QUARANTINED, State.DISABLED, State.REFUSED, State.STOPPED)
+                ):
                     break
                 await self._changed.wait()
         raise PluginUnavailableError(
-            tool=tool, plugin=self.name, state=str(self.state),
+            tool=tool,
+            plugin=self.name,
+            state=str(self.state),
             reason=self.reason or "did not become active in time",
-        )  # fmt: skip
+        )
 
     def _validate(self, tool: str, params: dict[str, Any]) -> None:
         validator = self._validators.get(tool)
         if validator is None:
-            raise PluginUnavailableError(tool=tool, plugin=self.name, state=str(self.state),
-                                         reason="the worker does not serve this tool")  # fmt: skip
+            raise PluginUnavailableError(
+                tool=tool,
+                plugin=self.name,
+                state=str(self.state),
+                reason="the worker does not serve this tool",
+            )
         if validator.is_valid(params):
             return
         error = jsonschema.exceptions.best_match(validator.iter_errors(params))
@@ -269,20 +295,26 @@ class PluginRuntime:
         raise InvalidParamsError(tool=tool, plugin=self.name, field=field, reason=error.message)
 
     async def _dispatch(
-        self, worker: Worker, tool: str, params: dict[str, Any], remaining: float,
-        timeout: float, on_progress: ProgressCallback | None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        worker: Worker,
+        tool: str,
+        params: dict[str, Any],
+        remaining: float,
+        timeout: float,
+        on_progress: ProgressCallback | None,
+    ) -> dict[str, Any]:
         conn = worker.conn
         assert conn is not None
         try:
             pending = conn.start_request(CALL, CallParams(tool, params))
         except ConnectionClosed:
-            raise PluginCrashedError(tool=tool, plugin=self.name,
-                                     detail=worker.describe_end()) from None  # fmt: skip
+            raise PluginCrashedError(
+                tool=tool, plugin=self.name, detail=worker.describe_end()
+            ) from None
         if on_progress is not None:
-            worker.progress_listeners[pending.id] = (
-                lambda p: on_progress(p.progress, p.total, p.message)
-            )  # type: ignore[misc]
+            worker.progress_listeners[pending.id] = lambda p: on_progress(
+                p.progress, p.total, p.message
+            )
         answered = False
         try:
             with anyio.move_on_after(remaining):
@@ -293,8 +325,9 @@ class PluginRuntime:
                 except (ConnectionClosed, ProtocolError):
                     with anyio.move_on_after(EXIT_STATUS_WAIT):
                         await worker.exited.wait()
-                    raise PluginCrashedError(tool=tool, plugin=self.name,
-                                             detail=worker.describe_end()) from None  # fmt: skip
+                    raise PluginCrashedError(
+                        tool=tool, plugin=self.name, detail=worker.describe_end()
+                    ) from None
                 answered = True
                 result: dict[str, Any] = msgspec.json.decode(raw)
                 return result
@@ -302,8 +335,9 @@ class PluginRuntime:
         finally:
             worker.progress_listeners.pop(pending.id, None)
             if not answered and not pending.answered and worker.conn is conn:
-                worker.abandon_call(pending, CANCEL_GRACE,
-                                    f"tool {tool!r} ignored cancellation after its deadline")  # fmt: skip
+                worker.abandon_call(
+                    pending, CANCEL_GRACE, f"tool {tool!r} ignored cancellation after its deadline"
+                )
 
     # ---- stop -------------------------------------------------------------------------------
 
@@ -312,22 +346,28 @@ class PluginRuntime:
         self._stopping = True
         self._start_wanted.set()
         worker = self.worker
-        if self.state in (State.LOADING, State.LOADED, State.ACTIVE, State.ERROR, State.QUARANTINED):
+        if self.state in (
+            State.LOADING,
+            State.LOADED,
+            State.ACTIVE,
+            State.ERROR,
+            State.QUARANTINED,
+        ):
             self._set_state(State.STOPPING)
         if worker is not None and worker.conn is not None and not worker.exited.is_set():
             worker.killed_on_purpose = True
             with anyio.move_on_after(SHUTDOWN_HOOK_TIMEOUT):
-                try:
+                with contextlib.suppress(RemoteError, ConnectionClosed, ProtocolError):
                     await worker.conn.request("shutdown", {})
-                except (RemoteError, ConnectionClosed, ProtocolError):
-                    pass
             with anyio.move_on_after(STOP_EXIT_GRACE):
                 await worker.conn.aclose()
                 await worker.exited.wait()
             worker.finish("stopped by the supervisor")
-        if self.state == State.STOPPING or self.state in (State.DISABLED, State.REFUSED):
-            self._set_state(State.STOPPED)
-        elif self.state == State.DISCOVERED:
+        if (
+            self.state == State.STOPPING
+            or self.state in (State.DISABLED, State.REFUSED)
+            or self.state == State.DISCOVERED
+        ):
             self._set_state(State.STOPPED)
 
 
@@ -338,6 +378,9 @@ def _translate(exc: RemoteError, tool: str, plugin: str) -> CallError:
     if error.code == ErrorCode.INVALID_PARAMS:
         return InvalidParamsError(tool=tool, plugin=plugin, field="params", reason=error.message)
     return ToolFailedError(
-        tool=tool, plugin=plugin, error_type=str(data.get("type", f"error {error.code}")),
-        message=error.message, traceback=str(data.get("traceback", "")),
-    )  # fmt: skip
+        tool=tool,
+        plugin=plugin,
+        error_type=str(data.get("type", f"error {error.code}")),
+        message=error.message,
+        traceback=str(data.get("traceback", "")),
+    )

@@ -84,9 +84,12 @@ class Supervisor:
             workdir = self._workroot / manifest.name
             workdir.mkdir(mode=0o700)
             runtime = PluginRuntime(
-                manifest, profiles.get(manifest.sandbox), environ=self._environ,
-                workdir=workdir, register_tools=self._register,
-            )  # fmt: skip
+                manifest,
+                profiles.get(manifest.sandbox),
+                environ=self._environ,
+                workdir=workdir,
+                register_tools=self._register,
+            )
             self._plugins[manifest.name] = runtime
             if runtime.profile is None:
                 runtime.fail(
@@ -148,7 +151,9 @@ class Supervisor:
             entry = runtime.manifest.tool(name)
             description = (spec.description if spec else "") or (entry.description if entry else "")
             schema = spec.input_schema if spec else {"type": "object"}
-            infos.append(ToolInfo(name, runtime.name, description, schema, runtime.tool_timeout(name)))
+            infos.append(
+                ToolInfo(name, runtime.name, description, schema, runtime.tool_timeout(name))
+            )
         return infos
 
     async def call(
@@ -166,11 +171,16 @@ class Supervisor:
         if params is None:
             params = {}
         if not isinstance(params, Mapping):
-            raise InvalidParamsError(tool=tool, plugin=runtime.name, field="params",
-                                     reason="must be a JSON object")  # fmt: skip
+            raise InvalidParamsError(
+                tool=tool, plugin=runtime.name, field="params", reason="must be a JSON object"
+            )
         if timeout is not None and timeout <= 0:
-            raise InvalidParamsError(tool=tool, plugin=runtime.name, field="timeout",
-                                     reason="must be a positive number of seconds")  # fmt: skip
+            raise InvalidParamsError(
+                tool=tool,
+                plugin=runtime.name,
+                field="timeout",
+                reason="must be a positive number of seconds",
+            )
         metrics = runtime.metrics[tool]
         started = time.perf_counter()
         try:

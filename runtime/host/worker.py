@@ -66,7 +66,9 @@ FIXED_ENV: Final = {
 log = logging.getLogger("hydrogen.worker")
 
 
-def build_environment(manifest: Manifest, environ: Mapping[str, str], workdir: Path) -> dict[str, str]:
+def build_environment(
+    manifest: Manifest, environ: Mapping[str, str], workdir: Path
+) -> dict[str, str]:
     """Environment from scratch: fixed safe values plus only the variables the plugin declares."""
     env = dict(FIXED_ENV)
     env["PATH"] = f"{Path(sys.executable).parent}:{SAFE_PATH}"
@@ -95,9 +97,13 @@ def describe_exit(returncode: int | None) -> str:
 
 class Worker:
     def __init__(
-        self, manifest: Manifest, resolved: dict[str, Any], profile: Profile,
-        env: dict[str, str], workdir: Path,
-    ) -> None:  # fmt: skip
+        self,
+        manifest: Manifest,
+        resolved: dict[str, Any],
+        profile: Profile,
+        env: dict[str, str],
+        workdir: Path,
+    ) -> None:
         self.manifest = manifest
         self._resolved = resolved
         self.profile = profile
@@ -141,10 +147,12 @@ class Worker:
                         self.info = await self._handshake()
                 except TimeoutError:
                     failure = PluginStartError(
-                        self.plugin, f"no handshake within {self.profile.start_timeout:g}s "
-                        f"(raise limits.start_timeout in {self.profile.path}); {self.describe_end()}",
+                        self.plugin,
+                        f"no handshake within {self.profile.start_timeout:g}s "
+                        f"(raise limits.start_timeout in {self.profile.path}); "
+                        f"{self.describe_end()}",
                         retryable=True,
-                    )  # fmt: skip
+                    )
                 except PluginStartError as exc:
                     failure = exc
                 if failure is not None:
@@ -165,12 +173,19 @@ class Worker:
         try:
             with theirs:
                 self.process = await anyio.open_process(
-                    cmd, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.PIPE,
-                    cwd=self._workdir, env=self._env, start_new_session=True,
-                )  # fmt: skip
+                    cmd,
+                    stdin=theirs.fileno(),
+                    stdout=theirs.fileno(),
+                    stderr=subprocess.PIPE,
+                    cwd=self._workdir,
+                    env=self._env,
+                    start_new_session=True,
+                )
         except OSError as exc:
             ours.close()
-            raise PluginStartError(self.plugin, f"cannot start worker: {exc}", retryable=True) from exc
+            raise PluginStartError(
+                self.plugin, f"cannot start worker: {exc}", retryable=True
+            ) from exc
         self.tree.pid = self.process.pid
         stream = await anyio.abc.SocketStream.from_socket(ours)
         self.conn = Connection(stream, on_notification=self._on_notification)
@@ -182,11 +197,16 @@ class Worker:
         assert self.conn is not None
         manifest = self.manifest
         params = InitializeParams(
-            protocol_versions=list(SUPPORTED_VERSIONS), plugin=manifest.name,
-            root=str(manifest.root), class_name=manifest.class_name, manifest=self._resolved,
-            tools=[t.name for t in manifest.tools], limits=self.profile.limits,
-            max_frame_size=DEFAULT_MAX_FRAME_SIZE, supervisor_pid=os.getpid(),
-        )  # fmt: skip
+            protocol_versions=list(SUPPORTED_VERSIONS),
+            plugin=manifest.name,
+            root=str(manifest.root),
+            class_name=manifest.class_name,
+            manifest=self._resolved,
+            tools=[t.name for t in manifest.tools],
+            limits=self.profile.limits,
+            max_frame_size=DEFAULT_MAX_FRAME_SIZE,
+            supervisor_pid=os.getpid(),
+        )
         try:
             raw = await self.conn.request(INITIALIZE, params)
         except RemoteError as exc:
@@ -208,8 +228,12 @@ class Worker:
             await self.conn.run()
         except ProtocolError as exc:
             self.end_reason = f"protocol error: {exc.reason}"
-            log.warning("plugin %r broke the protocol: %s", self.plugin, exc.reason,
-                        extra={"plugin": self.plugin})  # fmt: skip
+            log.warning(
+                "plugin %r broke the protocol: %s",
+                self.plugin,
+                exc.reason,
+                extra={"plugin": self.plugin},
+            )
         self.finish()
 
     async def _watch_exit(self) -> None:
@@ -222,7 +246,8 @@ class Worker:
         self.finish()
 
     async def _drain_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
+        assert self.process is not None
+        assert self.process.stderr is not None
         partial = b""
         extra = {"plugin": self.plugin}
         try:
@@ -242,9 +267,12 @@ class Worker:
         if message.method == LOG:
             params = decode_params(message.params, LogParams)
             level = logging.getLevelName(params.level.upper())
-            self.plugin_log.log(level if isinstance(level, int) else logging.INFO, "%s",
-                                params.message, extra={"plugin": self.plugin,
-                                                       "plugin_logger": params.logger})  # fmt: skip
+            self.plugin_log.log(
+                level if isinstance(level, int) else logging.INFO,
+                "%s",
+                params.message,
+                extra={"plugin": self.plugin, "plugin_logger": params.logger},
+            )
         elif message.method == PROGRESS:
             progress = decode_params(message.params, ProgressParams)
             listener = self.progress_listeners.get(progress.request_id)
@@ -253,7 +281,8 @@ class Worker:
 
     def abandon_call(self, call: PendingCall, grace: float, reason: str) -> None:
         """The caller gave up on ``call``: ask the worker to cancel it, kill it if it cannot."""
-        assert self.conn is not None and self._tg is not None
+        assert self.conn is not None
+        assert self._tg is not None
         with contextlib.suppress(ConnectionClosed):
             self.conn.notify(CANCEL, CancelParams(call.id))
         self._tg.start_soon(self._kill_unless_answered, call, grace, reason)

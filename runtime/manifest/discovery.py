@@ -44,19 +44,22 @@ def discover(plugin_dirs: Iterable[Path | str]) -> Discovery:
             if not (manifest.root / "__init__.py").is_file():
                 problems.append(
                     ManifestError(
-                        path, "class",
+                        path,
+                        "class",
                         f"the plugin folder has no __init__.py exposing {manifest.class_name!r}",
                         f"create {manifest.root / '__init__.py'}",
-                    )  # fmt: skip
+                    )
                 )
                 continue
             clash = manifests.get(manifest.name)
             if clash is not None:
                 problems.append(
                     ManifestError(
-                        path, "name", f"plugin name {manifest.name!r} is also used by {clash.path}",
+                        path,
+                        "name",
+                        f"plugin name {manifest.name!r} is also used by {clash.path}",
                         "plugin names must be unique across all plugin directories",
-                    )  # fmt: skip
+                    )
                 )
                 continue
             manifests[manifest.name] = manifest

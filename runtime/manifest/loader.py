@@ -1,4 +1,4 @@
-"""Validate one plugin.yaml into a ``Manifest``, reporting every problem with file, field and reason.
+"""Validate one plugin.yaml into a `Manifest`, reporting every problem: file, field, reason.
 
 Validation is hand-written rather than delegated to a schema library because the errors are the
 product: each one names the exact field (``tools[2].timeout``), says what is wrong, and, where it
@@ -42,17 +42,38 @@ HOST_PORT_RE: Final = re.compile(r"^(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\*|\
 
 TOP_LEVEL_KEYS: Final = frozenset(
     {
-        "name", "version", "description", "class", "author", "category", "license",
-        "homepage", "tags", "tools", "configuration", "requirements", "sandbox",
-        "permissions", "concurrency",
+        "name",
+        "version",
+        "description",
+        "class",
+        "author",
+        "category",
+        "license",
+        "homepage",
+        "tags",
+        "tools",
+        "configuration",
+        "requirements",
+        "sandbox",
+        "permissions",
+        "concurrency",
     }
-)  # fmt: skip
+)
 TOOL_KEYS: Final = frozenset(
     {
-        "name", "description", "type", "timeout", "parameters", "tags", "examples",
-        "returns", "category", "deprecated", "version",
+        "name",
+        "description",
+        "type",
+        "timeout",
+        "parameters",
+        "tags",
+        "examples",
+        "returns",
+        "category",
+        "deprecated",
+        "version",
     }
-)  # fmt: skip
+)
 PARAMETER_KEYS: Final = frozenset(
     {"name", "type", "required", "default", "description", "enum", "items"}
 )
@@ -62,13 +83,19 @@ CONCURRENCY_KEYS: Final = frozenset({"max_in_flight", "max_queued"})
 
 # Parameter types as JSON Schema names; Python spellings are accepted for ported plugins.
 PARAMETER_TYPES: Final = {
-    "string": "string", "str": "string",
-    "integer": "integer", "int": "integer",
-    "number": "number", "float": "number",
-    "boolean": "boolean", "bool": "boolean",
-    "array": "array", "list": "array",
-    "object": "object", "dict": "object",
-}  # fmt: skip
+    "string": "string",
+    "str": "string",
+    "integer": "integer",
+    "int": "integer",
+    "number": "number",
+    "float": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "array": "array",
+    "list": "array",
+    "object": "object",
+    "dict": "object",
+}
 
 
 class _Problems:
@@ -137,9 +164,10 @@ def load_manifest(path: Path) -> tuple[Manifest | None, list[ManifestError]]:
     name = problems.text(data, "name", "", None)
     if name and not PLUGIN_NAME_RE.match(name):
         problems.add(
-            "name", f"{name!r} is not a valid plugin name",
+            "name",
+            f"{name!r} is not a valid plugin name",
             "use lowercase letters, digits, '_' or '-', starting with a letter",
-        )  # fmt: skip
+        )
     version = problems.text(data, "version", "", None)
     class_name = problems.text(data, "class", "", DEFAULT_CLASS)
     if class_name and not IDENTIFIER_RE.match(class_name):
@@ -159,9 +187,10 @@ def load_manifest(path: Path) -> tuple[Manifest | None, list[ManifestError]]:
     concurrency = _concurrency(data.get("concurrency"), problems)
     if not tools and not auto_start:
         problems.add(
-            "configuration.auto_start", "is false but 'tools' lists no tools",
+            "configuration.auto_start",
+            "is false but 'tools' lists no tools",
             "a lazily started plugin must list its tools so they can be routed before it runs",
-        )  # fmt: skip
+        )
 
     if problems.items:
         return None, problems.items
@@ -245,9 +274,10 @@ def _parameters(value: Any, where: str, problems: _Problems) -> tuple[Parameter,
         json_type = PARAMETER_TYPES.get(raw_type)
         if json_type is None:
             problems.add(
-                f"{field}.type", f"unknown type {raw_type!r}",
+                f"{field}.type",
+                f"unknown type {raw_type!r}",
                 f"use one of {', '.join(sorted(set(PARAMETER_TYPES.values())))}",
-            )  # fmt: skip
+            )
             json_type = "string"
         enum = item.get("enum")
         if enum is not None and not isinstance(enum, list):
@@ -258,7 +288,7 @@ def _parameters(value: Any, where: str, problems: _Problems) -> tuple[Parameter,
                 name=name,
                 type=json_type,
                 required=problems.flag(item, "required", field, False),
-                default=item["default"] if "default" in item else msgspec.UNSET,
+                default=item.get("default", msgspec.UNSET),
                 description=problems.text(item, "description", field, ""),
                 enum=enum,
             )
@@ -280,15 +310,18 @@ def _permissions(value: Any, problems: _Problems) -> Permissions:
         for index, target in enumerate(network):
             if not HOST_PORT_RE.match(target):
                 problems.add(
-                    f"permissions.network[{index}]", f"{target!r} is not host:port",
+                    f"permissions.network[{index}]",
+                    f"{target!r} is not host:port",
                     "write e.g. 'localhost:27017' or '*:443'",
-                )  # fmt: skip
+                )
     else:
         problems.add("permissions.network", "must be 'none' or a list of 'host:port' strings")
     env = problems.strings(data.get("env"), "permissions.env")
     for index, var in enumerate(env):
         if not ENV_NAME_RE.match(var):
-            problems.add(f"permissions.env[{index}]", f"{var!r} is not an environment variable name")
+            problems.add(
+                f"permissions.env[{index}]", f"{var!r} is not an environment variable name"
+            )
     return Permissions(
         fs_read=problems.strings(fs.get("read"), "permissions.filesystem.read"),
         fs_write=problems.strings(fs.get("write"), "permissions.filesystem.write"),
@@ -309,7 +342,9 @@ def _concurrency(value: Any, problems: _Problems) -> Concurrency:
     ):
         raw = data.get(key, getattr(defaults, key))
         if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-            problems.add(f"concurrency.{key}", f"must be an integer in [{low}, {high}], got {raw!r}")
+            problems.add(
+                f"concurrency.{key}", f"must be an integer in [{low}, {high}], got {raw!r}"
+            )
             raw = getattr(defaults, key)
         result[key] = raw
     return Concurrency(**result)

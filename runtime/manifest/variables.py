@@ -36,17 +36,21 @@ def resolve_configuration(manifest: Manifest, environ: Mapping[str, str]) -> dic
             var, default = match.group(1), match.group(2)
             if var not in allowed:
                 raise ManifestError(
-                    manifest.path, field, f"references ${{{var}}}, which is not declared",
+                    manifest.path,
+                    field,
+                    f"references ${{{var}}}, which is not declared",
                     f"add {var} to permissions.env",
-                )  # fmt: skip
+                )
             if var in environ:
                 return environ[var]
             if default is not None:
                 return default
             raise ManifestError(
-                manifest.path, field, f"${{{var}}} is not set in the environment",
+                manifest.path,
+                field,
+                f"${{{var}}} is not set in the environment",
                 f"set {var} or write ${{{var}:-default}}",
-            )  # fmt: skip
+            )
 
         return _REFERENCE.sub(one, text)
 

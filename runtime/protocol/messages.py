@@ -19,8 +19,8 @@ from msgspec import Raw, Struct
 from runtime.errors import ProtocolError
 
 __all__ = [
-    "CANCEL",
     "CALL",
+    "CANCEL",
     "HEALTH",
     "INITIALIZE",
     "LOG",
@@ -268,7 +268,5 @@ def encode_result(request_id: int | str | None, result: Any) -> bytes:
     return _encoder.encode(_OutResult("2.0", request_id, result))
 
 
-def encode_error(
-    request_id: int | str | None, code: int, message: str, data: Any = None
-) -> bytes:
+def encode_error(request_id: int | str | None, code: int, message: str, data: Any = None) -> bytes:
     return _encoder.encode(_OutError("2.0", request_id, ErrorObject(code, message, data)))

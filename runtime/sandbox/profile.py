@@ -53,7 +53,9 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError(path, "", str(exc)) from exc
     for key in data:
         if key not in PROFILE_KEYS:
-            raise ProfileError(path, key, "unknown key", f"allowed: {', '.join(sorted(PROFILE_KEYS))}")
+            raise ProfileError(
+                path, key, "unknown key", f"allowed: {', '.join(sorted(PROFILE_KEYS))}"
+            )
     raw_limits = data.get("limits") or {}
     if not isinstance(raw_limits, dict):
         raise ProfileError(path, "limits", "must be a mapping")
@@ -61,11 +63,20 @@ def load_profile(path: Path) -> Profile:
     for key, value in raw_limits.items():
         if key not in LIMIT_RANGES:
             raise ProfileError(
-                path, f"limits.{key}", "unknown limit", f"allowed: {', '.join(sorted(LIMIT_RANGES))}"
+                path,
+                f"limits.{key}",
+                "unknown limit",
+                f"allowed: {', '.join(sorted(LIMIT_RANGES))}",
             )
         low, high = LIMIT_RANGES[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise ProfileError(path, f"limits.{key}", f"must be a number in [{low:g}, {high:g}], got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ProfileError(
+                path, f"limits.{key}", f"must be a number in [{low:g}, {high:g}], got {value!r}"
+            )
         values[key] = value
     description = data.get("description", "")
     if not isinstance(description, str):

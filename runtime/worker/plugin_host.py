@@ -34,7 +34,9 @@ class LoadError(Exception):
 class LoadedTool:
     __slots__ = ("description", "execute", "is_async", "name", "schema")
 
-    def __init__(self, name: str, description: str, execute: Callable[..., Any], schema: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, description: str, execute: Callable[..., Any], schema: dict[str, Any]
+    ) -> None:
         self.name = name
         self.description = description
         self.execute = execute
@@ -43,7 +45,9 @@ class LoadedTool:
 
 
 class LoadedPlugin:
-    def __init__(self, instance: Any, tools: dict[str, LoadedTool], limiter: anyio.CapacityLimiter) -> None:
+    def __init__(
+        self, instance: Any, tools: dict[str, LoadedTool], limiter: anyio.CapacityLimiter
+    ) -> None:
         self.instance = instance
         self.tools = tools
         self.limiter = limiter
@@ -60,7 +64,9 @@ class LoadedPlugin:
         return callable(getattr(self.instance, name, None))
 
 
-async def run_maybe_async(fn: Callable[..., Any], *args: Any, limiter: anyio.CapacityLimiter) -> Any:
+async def run_maybe_async(
+    fn: Callable[..., Any], *args: Any, limiter: anyio.CapacityLimiter
+) -> Any:
     if inspect.iscoroutinefunction(fn):
         return await fn(*args)
     result = await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
@@ -89,9 +95,10 @@ def _import_package(plugin: str, root: Path) -> Any:
 def _instantiate(cls: Any, manifest: dict[str, Any]) -> Any:
     try:
         params = [
-            p for p in inspect.signature(cls).parameters.values()
+            p
+            for p in inspect.signature(cls).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        ]  # fmt: skip
+        ]
     except (TypeError, ValueError):
         params = [None]  # type: ignore[list-item]
     return cls(manifest) if params else cls()
@@ -102,9 +109,9 @@ def normalize_schema(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise LoadError(f"{where} must be a JSON Schema object, got {type(raw).__name__}")
     if "properties" in raw or raw.get("type") == "object":
-        schema = dict(raw)
-        schema.setdefault("type", "object")
-        return schema
+        full = dict(raw)
+        full.setdefault("type", "object")
+        return full
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, spec in raw.items():
@@ -122,12 +129,20 @@ def normalize_schema(raw: Any, where: str) -> dict[str, Any]:
 
 def schema_from_manifest(entry: dict[str, Any]) -> dict[str, Any]:
     """Build a schema from a manifest tool entry's ``parameters:`` list."""
-    type_names = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                  "list": "array", "dict": "object"}  # fmt: skip
+    type_names = {
+        "str": "string",
+        "int": "integer",
+        "float": "number",
+        "bool": "boolean",
+        "list": "array",
+        "dict": "object",
+    }
     properties: dict[str, Any] = {}
     required: list[str] = []
     for param in entry.get("parameters") or []:
-        prop: dict[str, Any] = {"type": type_names.get(param.get("type", "string"), param.get("type", "string"))}
+        prop: dict[str, Any] = {
+            "type": type_names.get(param.get("type", "string"), param.get("type", "string"))
+        }
         for key in ("description", "default", "enum", "items"):
             if key in param:
                 prop[key] = param[key]
@@ -157,9 +172,14 @@ def _adapt_tool(name: str, tool: Any, entry: dict[str, Any]) -> LoadedTool:
 
 
 async def load_plugin(
-    *, plugin: str, root: Path, class_name: str, manifest: dict[str, Any],
-    tool_names: list[str], sync_threads: int,
-) -> LoadedPlugin:  # fmt: skip
+    *,
+    plugin: str,
+    root: Path,
+    class_name: str,
+    manifest: dict[str, Any],
+    tool_names: list[str],
+    sync_threads: int,
+) -> LoadedPlugin:
     """Import, construct and start the plugin; every failure is a ``LoadError`` saying why."""
     module = _import_package(plugin, root)
     cls = getattr(module, class_name, None)
@@ -181,14 +201,16 @@ async def load_plugin(
         for name in tool_names:
             tool = await _maybe_await(instance.create_tool(name))
             if tool is None:
-                raise LoadError(f"create_tool({name!r}) returned None; it must return a tool object")
+                raise LoadError(
+                    f"create_tool({name!r}) returned None; it must return a tool object"
+                )
             tools[name] = _adapt_tool(name, tool, entries.get(name, {}))
     elif callable(getattr(instance, "get_tools", None)):
         for tool in await _maybe_await(instance.get_tools()):
-            name = getattr(tool, "name", None)
-            if not isinstance(name, str) or not name:
+            tool_name = getattr(tool, "name", None)
+            if not isinstance(tool_name, str) or not tool_name:
                 raise LoadError(f"get_tools() returned {tool!r} without a 'name'")
-            tools[name] = _adapt_tool(name, tool, entries.get(name, {}))
+            tools[tool_name] = _adapt_tool(tool_name, tool, entries.get(tool_name, {}))
     else:
         raise LoadError(f"class {class_name!r} has neither create_tool(name) nor get_tools()")
     return loaded

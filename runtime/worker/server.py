@@ -9,6 +9,7 @@ never blocks the read loop, and a ``cancel`` notification reaches exactly the ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -129,10 +130,8 @@ class WorkerServer:
             self._loop.call_soon_threadsafe(self._notify, method, params)
 
     def _notify(self, method: str, params: Any) -> None:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             self._conn.notify(method, params)
-        except ConnectionClosed:
-            pass
 
     # ---- dispatch --------------------------------------------------------------------------
 
@@ -179,19 +178,23 @@ class WorkerServer:
         common = set(params.protocol_versions) & set(SUPPORTED_VERSIONS)
         if not common:
             self._conn.respond_error(
-                request.id, ErrorCode.VERSION_MISMATCH,
+                request.id,
+                ErrorCode.VERSION_MISMATCH,
                 f"worker speaks protocol {list(SUPPORTED_VERSIONS)}, "
                 f"supervisor offered {params.protocol_versions}",
-            )  # fmt: skip
+            )
             return
         self._conn.max_frame_size = params.max_frame_size
         try:
             apply_limits(params.limits)
             plugin = await load_plugin(
-                plugin=params.plugin, root=Path(params.root), class_name=params.class_name,
-                manifest=params.manifest, tool_names=params.tools,
+                plugin=params.plugin,
+                root=Path(params.root),
+                class_name=params.class_name,
+                manifest=params.manifest,
+                tool_names=params.tools,
                 sync_threads=params.limits.sync_threads,
-            )  # fmt: skip
+            )
         except Exception as exc:
             reason = str(exc) if isinstance(exc, LoadError) else f"{type(exc).__name__}: {exc}"
             self._conn.respond_error(
@@ -215,9 +218,10 @@ class WorkerServer:
         tool = self._plugin.tools.get(params.tool)
         if tool is None:
             self._conn.respond_error(
-                request.id, ErrorCode.TOOL_NOT_FOUND,
+                request.id,
+                ErrorCode.TOOL_NOT_FOUND,
                 f"plugin {self._plugin_name!r} has no tool {params.tool!r}",
-            )  # fmt: skip
+            )
             return
         request_id = request.id
         assert isinstance(request_id, int)
@@ -247,9 +251,11 @@ class WorkerServer:
             self._conn.respond_error(request_id, ErrorCode.CANCELLED, "cancelled by the supervisor")
         elif failure is not None:
             self._conn.respond_error(
-                request_id, ErrorCode.TOOL_FAILED, str(failure),
+                request_id,
+                ErrorCode.TOOL_FAILED,
+                str(failure),
                 {"type": type(failure).__name__, "traceback": _traceback(failure)},
-            )  # fmt: skip
+            )
         else:
             self._send_result(request_id, params.tool, result)
 
@@ -260,17 +266,20 @@ class WorkerServer:
             payload = _result_encoder.encode(result)
         except (TypeError, ValueError, OverflowError) as exc:
             self._conn.respond_error(
-                request_id, ErrorCode.TOOL_FAILED,
-                f"tool {tool!r} returned a value that is not JSON: {exc}", {"type": "TypeError"},
-            )  # fmt: skip
+                request_id,
+                ErrorCode.TOOL_FAILED,
+                f"tool {tool!r} returned a value that is not JSON: {exc}",
+                {"type": "TypeError"},
+            )
             return
         limit = self._conn.max_frame_size - ENVELOPE_ALLOWANCE
         if len(payload) > limit:
             self._conn.respond_error(
-                request_id, ErrorCode.RESULT_TOO_LARGE,
+                request_id,
+                ErrorCode.RESULT_TOO_LARGE,
                 f"tool {tool!r} returned {len(payload)} bytes; the frame limit allows {limit}",
                 {"type": "ResultTooLarge", "size": len(payload), "limit": limit},
-            )  # fmt: skip
+            )
             return
         self._conn.respond(request_id, Raw(payload))
 

@@ -63,7 +63,9 @@ def parse_thresholds(
         raise ValueError(f"{field} must be a mapping of cpu/memory/disk to percentages")
     for key, raw in value.items():
         if key not in METRICS:
-            raise ValueError(f"{field}.{key} is not a known metric; use one of {', '.join(METRICS)}")
+            raise ValueError(
+                f"{field}.{key} is not a known metric; use one of {', '.join(METRICS)}"
+            )
         merged[key] = parse_number(raw, f"{field}.{key}", 0.0, 100.0)
     return merged
 

@@ -23,7 +23,6 @@ import psutil
 from .config import (
     METRICS,
     Target,
-    parse_disk_paths,
     parse_number,
     parse_targets,
     parse_thresholds,
@@ -70,7 +69,7 @@ class HealthCheckTool:
                 },
                 "thresholds": {
                     "type": "object",
-                    "properties": {metric: percent for metric in METRICS},
+                    "properties": dict.fromkeys(METRICS, percent),
                     "additionalProperties": False,
                     "description": "Critical percentages overriding the configured ones.",
                 },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import sys
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from typing import Any, Final
 import psutil
 
 __all__ = ["SystemInfoTool"]
+
+# PEP 503 normalisation, so "typing_extensions" and "typing-extensions" count as one.
+_NAME_SEPARATORS: Final = re.compile(r"[-_.]+")
 
 
 class SystemInfoTool:
@@ -98,7 +102,7 @@ def _packages(needle: str | None) -> list[dict[str, str]]:
         if not name:
             # A half-removed install leaves metadata without a name; nothing useful to report.
             continue
-        key = name.lower().replace("_", "-")
+        key = _NAME_SEPARATORS.sub("-", name).lower()
         # The first distribution on sys.path wins, matching what `import` would load.
         if key in found or (wanted is not None and wanted not in name.lower()):
             continue

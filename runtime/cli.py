@@ -1,0 +1,253 @@
+"""The `hydrogen` command: list, call and inspect tools; demo every bundled tool."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import anyio
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from runtime.errors import CallError, HydrogenError
+from runtime.host.supervisor import Supervisor
+
+__all__ = ["main"]
+
+DEFAULT_PLUGINS_DIR: Final = Path(__file__).resolve().parents[1] / "plugins"
+PLUGINS_ENV: Final = "HYDROGEN_PLUGINS"
+# Characters of a result shown in the demo table; the full result is in --json output.
+PREVIEW_CHARS: Final = 90
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if hasattr(record, "plugin"):
+            entry["plugin"] = record.plugin
+        return json.dumps(entry)
+
+
+def _configure_logging(verbose: bool, log_json: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_json:
+        handler.setFormatter(_JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _plugin_dirs(values: tuple[str, ...]) -> list[Path]:
+    if values:
+        return [Path(v) for v in values]
+    env = os.environ.get(PLUGINS_ENV)
+    return [Path(p) for p in env.split(os.pathsep)] if env else [DEFAULT_PLUGINS_DIR]
+
+
+def _run(fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return anyio.run(fn)
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+
+
+def _report_problems(sup: Supervisor) -> None:
+    for problem in sup.problems:
+        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+
+
+@click.group()
+@click.option(
+    "--plugins",
+    "plugins",
+    multiple=True,
+    metavar="DIR",
+    help=f"Plugin directory (repeatable). Default: ${PLUGINS_ENV} or ./plugins.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log plugin output at INFO level.")
+@click.option("--log-json", is_flag=True, help="Structured JSON logs on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, plugins: tuple[str, ...], verbose: bool, log_json: bool) -> None:
+    """Hydrogen: run untrusted tool plugins in confined worker processes."""
+    _configure_logging(verbose, log_json)
+    ctx.obj = _plugin_dirs(plugins)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def tools(plugin_dirs: list[Path], as_json: bool) -> None:
+    """List every admitted tool."""
+
+    async def body() -> None:
+        async with Supervisor(plugin_dirs) as sup:
+            infos = sup.tools()
+            if as_json:
+                click.echo(msgspec.json.encode(infos).decode())
+                return
+            _report_problems(sup)
+            table = Table("tool", "plugin", "timeout", "description")
+            for info in infos:
+                table.add_row(info.name, info.plugin, f"{info.timeout:g}s", info.description)
+            console.print(table)
+
+    _run(body)
+
+
+@cli.command()
+@click.argument("tool")
+@click.argument("params", default="{}")
+@click.option(
+    "--timeout", type=float, default=None, help="Seconds; never more than the tool's own."
+)
+@click.pass_obj
+def call(plugin_dirs: list[Path], tool: str, params: str, timeout: float | None) -> None:
+    """Call TOOL with PARAMS (a JSON object) and print the JSON result."""
+    try:
+        arguments = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="PARAMS") from exc
+
+    async def body() -> dict[str, Any]:
+        async with Supervisor(plugin_dirs) as sup:
+            return await sup.call(tool, arguments, timeout=timeout)
+
+    click.echo(json.dumps(_run(body), indent=2, default=str))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(plugin_dirs: list[Path], as_json: bool) -> None:
+    """Start every plugin and show its state, containment and resources."""
+
+    async def body() -> dict[str, Any]:
+        async with Supervisor(plugin_dirs) as sup:
+            return sup.status()
+
+    report = _run(body)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    table = Table("plugin", "state", "pid", "containment", "rss MiB", "reason")
+    for name, info in report["plugins"].items():
+        res = info["resources"] or {}
+        rss = f"{res['rss_bytes'] / 2**20:.1f}" if "rss_bytes" in res else "-"
+        table.add_row(
+            name,
+            info["state"],
+            str(info["pid"] or "-"),
+            info["containment"] or "-",
+            rss,
+            info["reason"],
+        )
+    console.print(table)
+    for problem in report["problems"]:
+        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def demo(plugin_dirs: list[Path], as_json: bool) -> None:
+    """Admit and start every plugin, call every tool once, and print results and timings.
+
+    Each tool is called with the first entry of its ``examples`` in plugin.yaml, or ``{}``.
+    Exits 1 if any plugin failed to start or any call failed.
+    """
+
+    async def body() -> dict[str, Any]:
+        started = time.perf_counter()
+        async with Supervisor(plugin_dirs) as sup:
+            ready = time.perf_counter() - started
+            rows = []
+            for info in sup.tools():
+                runtime = sup._plugins[info.plugin]
+                params = _example_params(runtime.manifest.raw, info.name)
+                t0 = time.perf_counter()
+                try:
+                    result: Any = await sup.call(info.name, params)
+                    ok, error = True, ""
+                except CallError as exc:
+                    result, ok, error = None, False, str(exc)
+                rows.append(
+                    {
+                        "tool": info.name,
+                        "plugin": info.plugin,
+                        "ok": ok,
+                        "ms": round((time.perf_counter() - t0) * 1000, 1),
+                        "result": result,
+                        "error": error,
+                    }
+                )
+            report = sup.status()
+        return {"ready_s": round(ready, 3), "calls": rows, "status": report}
+
+    outcome = _run(body)
+    failed = [r for r in outcome["calls"] if not r["ok"]]
+    bad_plugins = {
+        n: p
+        for n, p in outcome["status"]["plugins"].items()
+        if p["state"] not in ("active", "disabled", "stopped")
+    }
+    if as_json:
+        click.echo(json.dumps(outcome, indent=2, default=str))
+    else:
+        table = Table(
+            "plugin",
+            "tool",
+            "ok",
+            "ms",
+            "result (preview)",
+            title=f"Hydrogen demo: plugins ready in {outcome['ready_s']:.3f}s",
+        )
+        for row in outcome["calls"]:
+            preview = row["error"] or json.dumps(row["result"], default=str)
+            if len(preview) > PREVIEW_CHARS:
+                preview = preview[: PREVIEW_CHARS - 3] + "..."
+            table.add_row(
+                row["plugin"],
+                row["tool"],
+                "yes" if row["ok"] else "[red]NO[/red]",
+                f"{row['ms']:.1f}",
+                preview,
+            )
+        console.print(table)
+        for problem in outcome["status"]["problems"]:
+            err_console.print(f"[yellow]problem:[/yellow] {problem}")
+        for name, info in bad_plugins.items():
+            err_console.print(f"[red]plugin {name} is {info['state']}:[/red] {info['reason']}")
+    if failed or bad_plugins or not outcome["calls"]:
+        raise SystemExit(1)
+
+
+def _example_params(manifest: dict[str, Any], tool: str) -> dict[str, Any]:
+    for entry in manifest.get("tools") or []:
+        if isinstance(entry, dict) and entry.get("name") == tool:
+            examples = entry.get("examples") or []
+            if examples and isinstance(examples[0], dict):
+                return dict(examples[0])
+    return {}
+
+
+def main() -> None:
+    cli(prog_name="hydrogen")
