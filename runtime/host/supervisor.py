@@ -107,9 +107,15 @@ class Supervisor:
         for runtime in self._plugins.values():
             self._tg.start_soon(runtime.supervise, name=f"plugin:{runtime.name}")
         # Start is parallel; entering waits until every eager plugin is active or has failed.
-        async with anyio.create_task_group() as waiters:
-            for runtime in self._plugins.values():
-                waiters.start_soon(runtime.wait_settled)
+        try:
+            async with anyio.create_task_group() as waiters:
+                for runtime in self._plugins.values():
+                    waiters.start_soon(runtime.wait_settled)
+        except BaseException:
+            # __aexit__ never runs when __aenter__ fails (e.g. the caller's deadline passed
+            # during start), so the workers already spawned are stopped here.
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -129,14 +129,19 @@ class Worker:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
+    def describe_exit(self) -> str:
+        """How the incarnation ended, without the stderr tail ``describe_end`` adds."""
+        return self.end_reason or describe_exit(self.returncode)
+
     def describe_end(self) -> str:
-        detail = self.end_reason or describe_exit(self.returncode)
+        detail = self.describe_exit()
         tail = [line for line in self.stderr_tail if line.strip()][-3:]
         return f"{detail}; last stderr: {' | '.join(tail)}" if tail else detail
 
     async def run(self, *, task_status: TaskStatus[None]) -> None:
         """Spawn, handshake (then report started), serve until the end, clean up everything."""
         failure: PluginStartError | None = None
+        started = False
         try:
             async with anyio.create_task_group() as tg:
                 self._cancel_run = tg.cancel_scope
@@ -149,8 +154,7 @@ class Worker:
                     failure = PluginStartError(
                         self.plugin,
                         f"no handshake within {self.profile.start_timeout:g}s "
-                        f"(raise limits.start_timeout in {self.profile.path}); "
-                        f"{self.describe_end()}",
+                        f"(raise limits.start_timeout in {self.profile.path})",
                         retryable=True,
                     )
                 except PluginStartError as exc:
@@ -158,10 +162,17 @@ class Worker:
                 if failure is not None:
                     tg.cancel_scope.cancel()
                 else:
+                    started = True
                     task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._reap()
+        if not started and failure is None:
+            # The incarnation ended under the handshake (the worker died or broke the protocol,
+            # and finish() cancelled it) before the handshake could report why.
+            failure = PluginStartError(
+                self.plugin, f"during handshake: {self.describe_exit()}", retryable=True
+            )
         if failure is not None:
             raise failure
 
@@ -187,8 +198,7 @@ class Worker:
                 self.plugin, f"cannot start worker: {exc}", retryable=True
             ) from exc
         self.tree.pid = self.process.pid
-        stream = await anyio.abc.SocketStream.from_socket(ours)
-        self.conn = Connection(stream, on_notification=self._on_notification)
+        self.conn = Connection(ours, on_notification=self._on_notification)
         tg.start_soon(self._serve_connection)
         tg.start_soon(self._drain_stderr)
         tg.start_soon(self._watch_exit)
@@ -218,7 +228,7 @@ class Worker:
             with anyio.move_on_after(EXIT_STATUS_WAIT):
                 await self.exited.wait()
             raise PluginStartError(
-                self.plugin, f"during handshake: {self.describe_end()}", retryable=True
+                self.plugin, f"during handshake: {self.describe_exit()}", retryable=True
             ) from exc
         return decode_params(raw, InitializeResult)
 
@@ -227,6 +237,7 @@ class Worker:
         try:
             await self.conn.run()
         except ProtocolError as exc:
+            # Ends only this incarnation; it must never reach the supervisor's task group.
             self.end_reason = f"protocol error: {exc.reason}"
             log.warning(
                 "plugin %r broke the protocol: %s",

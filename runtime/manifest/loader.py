@@ -169,6 +169,9 @@ def load_manifest(path: Path) -> tuple[Manifest | None, list[ManifestError]]:
             "use lowercase letters, digits, '_' or '-', starting with a letter",
         )
     version = problems.text(data, "version", "", None)
+    description = problems.text(data, "description", "", "")
+    author = problems.text(data, "author", "", "")
+    category = problems.text(data, "category", "", "")
     class_name = problems.text(data, "class", "", DEFAULT_CLASS)
     if class_name and not IDENTIFIER_RE.match(class_name):
         problems.add("class", f"{class_name!r} is not a Python class name")
@@ -199,10 +202,10 @@ def load_manifest(path: Path) -> tuple[Manifest | None, list[ManifestError]]:
             path=path,
             name=name,
             version=version,
-            description=problems.text(data, "description", "", ""),
+            description=description,
             class_name=class_name,
-            author=problems.text(data, "author", "", ""),
-            category=problems.text(data, "category", "", ""),
+            author=author,
+            category=category,
             sandbox=sandbox,
             tools=tools,
             enabled=enabled,
@@ -235,7 +238,7 @@ def _tools(value: Any, problems: _Problems) -> tuple[ToolEntry, ...]:
         name = problems.text(item, "name", where, None)
         if name and not TOOL_NAME_RE.match(name):
             problems.add(f"{where}.name", f"{name!r} is not a valid tool name")
-        if name in seen:
+        if name and name in seen:
             problems.add(f"{where}.name", f"tool {name!r} is listed twice")
         seen.add(name)
         timeout = item.get("timeout", DEFAULT_TOOL_TIMEOUT)

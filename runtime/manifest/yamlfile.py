@@ -11,6 +11,7 @@ __all__ = ["YamlProblem", "read_yaml_mapping"]
 
 # A manifest or profile is a few kilobytes; anything this big is a mistake or an attack.
 MAX_YAML_BYTES = 1024 * 1024
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class YamlProblem(Exception):
@@ -23,6 +24,8 @@ class _StrictLoader(yaml.CSafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue  # '<<: *anchor' is resolved by flatten_mapping, not constructed
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise yaml.constructor.ConstructorError(

@@ -47,8 +47,8 @@ class FrameDecoder:
 
     @property
     def buffered(self) -> int:
-        """Bytes received but not yet returned as a frame."""
-        return len(self._buffer)
+        """Bytes received but not yet returned as a frame, including a consumed header."""
+        return len(self._buffer) + (HEADER_SIZE if self._need >= 0 else 0)
 
     def feed(self, data: bytes) -> list[bytes]:
         if self._error is not None:
@@ -84,5 +84,5 @@ class FrameDecoder:
             raise self._error
         if self._buffer or self._need >= 0:
             raise ProtocolError(
-                f"stream ended inside a frame ({len(self._buffer)} bytes of it received)"
+                f"stream ended inside a frame ({self.buffered} bytes of it received)"
             )

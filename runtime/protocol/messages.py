@@ -196,7 +196,7 @@ def decode_message(payload: bytes) -> Message:
     """Classify one frame's payload; anything that is not JSON-RPC 2.0 is a ``ProtocolError``."""
     try:
         env = _envelope_decoder.decode(payload)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"frame is not a JSON-RPC object: {exc}") from exc
     if env.jsonrpc != "2.0":
         raise ProtocolError(f"'jsonrpc' must be \"2.0\", got {env.jsonrpc!r}")
@@ -224,9 +224,11 @@ def decode_params(raw: Raw | bytes, kind: type[T]) -> T:
     decoder = _param_decoders.get(kind)
     if decoder is None:
         decoder = _param_decoders[kind] = msgspec.json.Decoder(kind)
+    # msgspec reports invalid UTF-8 inside strings and nesting deeper than the interpreter's
+    # recursion limit with these, not with DecodeError; both come from the peer's bytes.
     try:
         return decoder.decode(raw)  # type: ignore[no-any-return]
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(f"bad {kind.__name__}: {exc}") from exc
 
 

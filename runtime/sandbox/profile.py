@@ -56,7 +56,9 @@ def load_profile(path: Path) -> Profile:
             raise ProfileError(
                 path, key, "unknown key", f"allowed: {', '.join(sorted(PROFILE_KEYS))}"
             )
-    raw_limits = data.get("limits") or {}
+    raw_limits = data.get("limits")
+    if raw_limits is None:
+        raw_limits = {}
     if not isinstance(raw_limits, dict):
         raise ProfileError(path, "limits", "must be a mapping")
     values: dict[str, float] = {}
@@ -75,7 +77,7 @@ def load_profile(path: Path) -> Profile:
             or not low <= value <= high
         ):
             raise ProfileError(
-                path, f"limits.{key}", f"must be a number in [{low:g}, {high:g}], got {value!r}"
+                path, f"limits.{key}", f"must be a number in [{low}, {high}], got {value!r}"
             )
         values[key] = value
     description = data.get("description", "")

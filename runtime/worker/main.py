@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import traceback
 
 import anyio
-from anyio.abc import SocketStream
 
 from runtime.worker.hygiene import die_with_parent, join_cgroups, kill_descendants
 from runtime.worker.server import WorkerServer
@@ -22,9 +22,8 @@ from runtime.worker.stdio import protect_stdio
 __all__ = ["main"]
 
 
-async def _serve(sock_fd: int) -> None:
-    stream = await SocketStream.from_socket(sock_fd)
-    await WorkerServer(stream).run()
+async def _serve(sock: socket.socket) -> None:
+    await WorkerServer(sock).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     sock = protect_stdio()
     status = 0
     try:
-        anyio.run(_serve, sock.detach())
+        anyio.run(_serve, sock)
     except BaseException:
         traceback.print_exc()
         status = 1

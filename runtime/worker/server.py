@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import threading
 import traceback
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Final
 
 import anyio
 import msgspec
-from anyio.abc import ByteStream, TaskGroup
+from anyio.abc import TaskGroup
 from msgspec import Raw
 
 from runtime.errors import ProtocolError
@@ -93,9 +94,9 @@ class _ForwardingHandler(logging.Handler):
 
 
 class WorkerServer:
-    def __init__(self, stream: ByteStream) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._conn = Connection(
-            stream, on_request=self._on_request, on_notification=self._on_notification
+            sock, on_request=self._on_request, on_notification=self._on_notification
         )
         self._plugin: LoadedPlugin | None = None
         self._plugin_name = "?"

@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench.py: load driver, contenders (floor, Hydrogen, MCP SDK), report."""
