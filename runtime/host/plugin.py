@@ -258,6 +258,8 @@ class PluginRuntime:
             self._slots.release()
 
     async def _wait_active(self, tool: str) -> Worker:
+        if self.state == State.ACTIVE and self.worker is not None:
+            return self.worker  # the common case, without a timeout scope
         if self.state == State.DISCOVERED and not self.manifest.auto_start:
             self._start_wanted.set()
         start_timeout = self.profile.start_timeout if self.profile else 0.0

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import traceback
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Final
 
@@ -93,6 +94,36 @@ class _ForwardingHandler(logging.Handler):
             self.handleError(record)
 
 
+class _CallTasks:
+    """Owner of the per-call tasks: started bare, cancelled and awaited by ``aclose()``.
+
+    Why not the task group: the worker starts one task per call, and anyio's ``start_soon``
+    measured about 15 us here against about 2 us for a bare asyncio task. The worker always runs
+    on anyio's asyncio backend, and anyio cancel scopes work inside bare asyncio tasks.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Tool errors become responses; reaching here is a bug in the worker itself.
+            traceback.print_exception(exc)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+
 class WorkerServer:
     def __init__(self, sock: socket.socket) -> None:
         self._conn = Connection(
@@ -102,6 +133,7 @@ class WorkerServer:
         self._plugin_name = "?"
         self._scopes: dict[int | str, anyio.CancelScope] = {}
         self._tg: TaskGroup | None = None
+        self._calls = _CallTasks()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
 
@@ -118,6 +150,9 @@ class WorkerServer:
                     await self._conn.run()
                 except ProtocolError as exc:
                     print(f"hydrogen worker: protocol error from supervisor: {exc}", flush=True)
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._calls.aclose()
                 tg.cancel_scope.cancel()
         finally:
             logging.getLogger().removeHandler(handler)
@@ -147,7 +182,7 @@ class WorkerServer:
             return
         assert self._tg is not None
         if request.method == CALL:
-            self._tg.start_soon(self._call, request)
+            self._calls.start(self._call(request))
         elif request.method == HEALTH:
             self._tg.start_soon(self._health, request)
         elif request.method == SHUTDOWN:
