@@ -8,6 +8,9 @@
     +-- ProtocolError                a peer broke the wire protocol
     |   +-- FrameTooLargeError       a length header over the frame limit
     +-- PluginStartError             a worker could not be started or handshaken
+    +-- SandboxError                 a confinement layer could not be applied; names layer, errno
+    +-- IllegalTransition            a bug of ours: a state change the lifecycle table forbids
+                                     (runtime.host.lifecycle; never caused by a plugin)
     +-- CallError                    one tool call failed; names tool and plugin
         +-- ToolNotFoundError        no admitted plugin serves that tool
         +-- InvalidParamsError       params do not match the tool's schema
@@ -23,6 +26,8 @@ these at exactly one boundary each, with ``raise ... from exc``.
 
 from __future__ import annotations
 
+import errno as _errno
+import os
 from pathlib import Path
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "PluginUnavailableError",
     "ProfileError",
     "ProtocolError",
+    "SandboxError",
     "ToolFailedError",
     "ToolNotFoundError",
     "ToolTimeoutError",
@@ -114,6 +120,23 @@ class PluginStartError(HydrogenError):
         self.reason = reason
         self.retryable = retryable
         super().__init__(f"plugin {plugin!r} failed to start: {reason}")
+
+
+class SandboxError(HydrogenError):
+    """A confinement layer (``landlock``, ``netns``, ``capabilities``...) failed in the worker.
+
+    ``errno`` is the kernel's answer when a system call refused, else None.
+    """
+
+    def __init__(self, layer: str, reason: str, *, errno: int | None = None) -> None:
+        self.layer = layer
+        self.reason = reason
+        self.errno = errno
+        text = f"sandbox layer {layer!r}: {reason}"
+        if errno is not None:
+            name = _errno.errorcode.get(errno, str(errno))
+            text += f" ({name}: {os.strerror(errno)})"
+        super().__init__(text)
 
 
 class CallError(HydrogenError):

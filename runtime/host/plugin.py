@@ -22,6 +22,7 @@ import msgspec
 
 from runtime.errors import (
     CallError,
+    DuplicateToolError,
     InvalidParamsError,
     ManifestError,
     PluginBusyError,
@@ -207,7 +208,11 @@ class PluginRuntime:
                 ) from exc
             validators[name] = cls(spec.input_schema)
         if not declared:
-            self._register_tools(self, sorted(served))
+            try:
+                self._register_tools(self, sorted(served))
+            except DuplicateToolError as exc:
+                worker.finish("tool name claimed by another plugin")
+                raise PluginStartError(self.name, str(exc)) from exc
         for name in served:
             self.metrics.setdefault(name, ToolMetrics())
         self.tools, self._validators = served, validators

@@ -177,6 +177,8 @@ class Worker:
             raise failure
 
     async def _spawn(self, tg: anyio.abc.TaskGroup) -> None:
+        # One full-duplex socket as the worker's stdin and stdout: a single private fd in the
+        # worker, EOF seen by either side when the other closes (docs/architecture.md).
         ours, theirs = socket.socketpair()
         cmd = [sys.executable, "-I", "-m", "runtime.worker", "--parent", str(os.getpid())]
         if self.tree.cgroup is not None:
@@ -230,7 +232,12 @@ class Worker:
             raise PluginStartError(
                 self.plugin, f"during handshake: {self.describe_exit()}", retryable=True
             ) from exc
-        return decode_params(raw, InitializeResult)
+        try:
+            return decode_params(raw, InitializeResult)
+        except ProtocolError as exc:
+            raise PluginStartError(
+                self.plugin, f"the worker's answer to initialize is malformed: {exc.reason}"
+            ) from exc
 
     async def _serve_connection(self) -> None:
         assert self.conn is not None
