@@ -23,6 +23,7 @@ import msgspec
 from runtime.errors import (
     CallError,
     DuplicateToolError,
+    FrameTooLargeError,
     InvalidParamsError,
     ManifestError,
     PluginBusyError,
@@ -263,15 +264,17 @@ class PluginRuntime:
             self._slots.release()
 
     async def _wait_active(self, tool: str) -> Worker:
-        if self.state == State.ACTIVE and self.worker is not None:
-            return self.worker  # the common case, without a timeout scope
+        worker = self.worker
+        if self.state == State.ACTIVE and worker is not None and worker.serving:
+            return worker  # the common case, without a timeout scope
         if self.state == State.DISCOVERED and not self.manifest.auto_start:
             self._start_wanted.set()
         start_timeout = self.profile.start_timeout if self.profile else 0.0
         with anyio.move_on_after(start_timeout + RESTART_BACKOFF_MAX):
             while True:
-                if self.state == State.ACTIVE and self.worker is not None:
-                    return self.worker
+                worker = self.worker
+                if self.state == State.ACTIVE and worker is not None and worker.serving:
+                    return worker
                 if (
                     self._terminal
                     or self._stopping
@@ -318,6 +321,13 @@ class PluginRuntime:
         assert conn is not None
         try:
             pending = conn.start_request(CALL, CallParams(tool, params))
+        except FrameTooLargeError as exc:
+            raise InvalidParamsError(
+                tool=tool,
+                plugin=self.name,
+                field="params",
+                reason=f"encoded params are {exc.size} bytes; the frame limit is {exc.limit}",
+            ) from None
         except ConnectionClosed:
             raise PluginCrashedError(
                 tool=tool, plugin=self.name, detail=worker.describe_end()
@@ -367,8 +377,13 @@ class PluginRuntime:
             self._set_state(State.STOPPING)
         if worker is not None and worker.conn is not None and not worker.exited.is_set():
             worker.killed_on_purpose = True
-            with anyio.move_on_after(SHUTDOWN_HOOK_TIMEOUT):
-                with contextlib.suppress(RemoteError, ConnectionClosed, ProtocolError):
+            # Shutdown hooks only make sense after a handshake: before it, the worker reads
+            # nothing but ``initialize`` and the request would just use up the timeout.
+            if worker.info is not None:
+                with (
+                    anyio.move_on_after(SHUTDOWN_HOOK_TIMEOUT),
+                    contextlib.suppress(RemoteError, ConnectionClosed, ProtocolError),
+                ):
                     await worker.conn.request("shutdown", {})
             with anyio.move_on_after(STOP_EXIT_GRACE):
                 await worker.conn.aclose()

@@ -133,9 +133,12 @@ class Supervisor:
         finally:
             # Owner tasks reap their workers in shielded finally blocks, so this cannot leak.
             tg.cancel_scope.cancel()
-            await tg.__aexit__(None, None, None)
-            if self._workroot is not None:
-                shutil.rmtree(self._workroot, ignore_errors=True)
+            try:
+                await tg.__aexit__(None, None, None)
+            finally:
+                # Reached even when the caller is being cancelled and __aexit__ re-raises it.
+                if self._workroot is not None:
+                    shutil.rmtree(self._workroot, ignore_errors=True)
 
     def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
         for tool in tools:

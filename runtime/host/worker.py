@@ -122,6 +122,9 @@ class Worker:
         self._tg: anyio.abc.TaskGroup | None = None
         # True when the supervisor ended this incarnation on purpose (timeout, stop).
         self.killed_on_purpose = False
+        # Set the moment this incarnation starts to end, before the state machine catches up,
+        # so no new call is routed to a worker that is going away.
+        self.ending = False
         self.progress_listeners: dict[int, Any] = {}
         self.plugin_log = logging.getLogger(f"hydrogen.plugin.{manifest.name}")
 
@@ -132,6 +135,11 @@ class Worker:
     def describe_exit(self) -> str:
         """How the incarnation ended, without the stderr tail ``describe_end`` adds."""
         return self.end_reason or describe_exit(self.returncode)
+
+    @property
+    def serving(self) -> bool:
+        """Handshaken and not on its way out: safe to route a new call to."""
+        return self.info is not None and not self.ending and not self.exited.is_set()
 
     def describe_end(self) -> str:
         detail = self.describe_exit()
@@ -314,6 +322,7 @@ class Worker:
 
     def finish(self, reason: str = "") -> None:
         """End this incarnation now; ``run()`` then kills the tree and returns."""
+        self.ending = True
         if reason and not self.end_reason:
             self.end_reason = reason
         if self._cancel_run is not None:
