@@ -4,6 +4,7 @@
     +-- ConfigError                  operator input is wrong; nothing was started
     |   +-- ManifestError            one plugin.yaml problem: path, field, reason
     |   +-- ProfileError             one sandbox profile problem: path, field, reason
+    |   +-- PolicyError              one caller-policy problem: path, field, reason
     |   +-- DuplicateToolError       two plugins claim one tool name (names both)
     +-- ProtocolError                a peer broke the wire protocol
     |   +-- FrameTooLargeError       a length header over the frame limit
@@ -19,6 +20,7 @@
         +-- PluginBusyError          concurrency cap and queue are both full
         +-- PluginUnavailableError   disabled, quarantined, failed to start, stopping
         +-- ToolFailedError          the tool itself raised; carries its error type
+        +-- PermissionDeniedError    the caller's role may not call this tool (never dispatched)
 
 Errors raised by foreign code (OS, msgspec, jsonschema, the plugin) are translated into
 these at exactly one boundary each, with ``raise ... from exc``.
@@ -38,10 +40,12 @@ __all__ = [
     "HydrogenError",
     "InvalidParamsError",
     "ManifestError",
+    "PermissionDeniedError",
     "PluginBusyError",
     "PluginCrashedError",
     "PluginStartError",
     "PluginUnavailableError",
+    "PolicyError",
     "ProfileError",
     "ProtocolError",
     "SandboxError",
@@ -84,6 +88,12 @@ class ProfileError(_FileFieldError):
     """One problem in one sandbox profile."""
 
     kind = "sandbox profile"
+
+
+class PolicyError(_FileFieldError):
+    """One problem in the caller policy file."""
+
+    kind = "policy"
 
 
 class DuplicateToolError(ConfigError):
@@ -232,6 +242,31 @@ class ToolFailedError(CallError):
         self.remote_traceback = traceback
         super().__init__(
             f"tool {tool!r} of plugin {plugin!r} failed: {error_type}: {message}",
+            tool=tool,
+            plugin=plugin,
+        )
+
+
+class PermissionDeniedError(CallError):
+    """The caller policy does not let ``role`` call ``tool``; the call never reached a worker.
+
+    ``key`` is the policy field to change (``roles.analyst.allow``) and ``source`` the policy
+    file, so the message says exactly where access is granted.
+    """
+
+    code = "denied"
+
+    def __init__(
+        self, *, tool: str, plugin: str, role: str | None, reason: str, source: str, key: str
+    ) -> None:
+        self.role = role
+        self.reason = reason
+        self.source = source
+        self.key = key
+        who = f"caller role {role!r}" if role is not None else "a caller without a role"
+        super().__init__(
+            f"permission denied: {who} may not call tool {tool!r} of plugin {plugin!r}: "
+            f"{reason} (to change this, edit {key} in {source})",
             tool=tool,
             plugin=plugin,
         )

@@ -41,6 +41,7 @@ from runtime.manifest.model import DEFAULT_TOOL_TIMEOUT, Manifest
 from runtime.manifest.variables import resolve_configuration
 from runtime.protocol.messages import CALL, CallParams, ErrorCode, ToolSpec
 from runtime.rpc.connection import ConnectionClosed, RemoteError
+from runtime.sandbox.grants import build_confinement
 from runtime.sandbox.profile import Profile
 
 __all__ = ["PluginRuntime", "ProgressCallback"]
@@ -71,6 +72,7 @@ class PluginRuntime:
         environ: Mapping[str, str],
         workdir: Path,
         register_tools: Callable[[PluginRuntime, list[str]], None],
+        allow_degraded: bool = False,
     ) -> None:
         self.manifest = manifest
         self.profile = profile
@@ -78,6 +80,7 @@ class PluginRuntime:
         self._environ = environ
         self._workdir = workdir
         self._register_tools = register_tools
+        self._allow_degraded = allow_degraded
         self.state = State.DISCOVERED
         self.reason = ""
         self._terminal = False
@@ -105,6 +108,10 @@ class PluginRuntime:
     def fail(self, reason: str) -> None:
         """Put a plugin that never started into a terminal error (bad profile, name clash)."""
         self._set_state(State.ERROR, reason, terminal=True)
+
+    def refuse(self, reason: str) -> None:
+        """Admission said no (permissions beyond the profile's grants, later the gate)."""
+        self._set_state(State.REFUSED, reason, terminal=True)
 
     @property
     def settled(self) -> bool:
@@ -167,7 +174,13 @@ class PluginRuntime:
             self._set_state(State.ERROR, str(exc), terminal=True)
             return False
         env = build_environment(self.manifest, self._environ, self._workdir)
-        worker = Worker(self.manifest, resolved, self.profile, env, self._workdir)
+        confinement = build_confinement(
+            self.manifest.permissions,
+            self._workdir,
+            self.profile.path,
+            required=not self._allow_degraded,
+        )
+        worker = Worker(self.manifest, resolved, self.profile, env, self._workdir, confinement)
         self.worker = worker  # even a failed start is described from it
         failures: list[PluginStartError] = []
         try:

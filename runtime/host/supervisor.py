@@ -34,12 +34,14 @@ from runtime.errors import (
 from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
 from runtime.manifest.discovery import discover
+from runtime.sandbox.grants import check_admission
 from runtime.sandbox.profile import Profile, describe, load_profiles
 
 __all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
 
 DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
 PROFILES_ENV: Final = "HYDROGEN_PROFILES"
+DEGRADED_ENV: Final = "HYDROGEN_ALLOW_DEGRADED"
 
 
 class ToolInfo(msgspec.Struct, frozen=True):
@@ -57,12 +59,18 @@ class Supervisor:
         *,
         profiles_dir: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
+        allow_degraded: bool | None = None,
     ) -> None:
         self._plugin_dirs = [Path(p) for p in plugin_dirs]
         self._profiles_dir = Path(
             profiles_dir or os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES_DIR
         )
         self._environ = dict(os.environ if environ is None else environ)
+        # Degraded mode: start plugins even where a kernel layer their profile needs is missing
+        # (status() then says which layers are really in force). Off unless the operator asks.
+        if allow_degraded is None:
+            allow_degraded = os.environ.get(DEGRADED_ENV, "") in ("1", "true", "yes")
+        self._allow_degraded = allow_degraded
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
         self._problems: list[HydrogenError] = []
@@ -89,6 +97,7 @@ class Supervisor:
                 environ=self._environ,
                 workdir=workdir,
                 register_tools=self._register,
+                allow_degraded=self._allow_degraded,
             )
             self._plugins[manifest.name] = runtime
             if runtime.profile is None:
@@ -102,6 +111,13 @@ class Supervisor:
             except DuplicateToolError as exc:
                 self._problems.append(exc)
                 runtime.fail(str(exc))
+                continue
+            # Registered even when refused, so a call names the refusal instead of "not found".
+            beyond = check_admission(
+                manifest.name, manifest.permissions, runtime.profile.grants, runtime.profile.path
+            )
+            if beyond:
+                runtime.refuse("; ".join(beyond))
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for runtime in self._plugins.values():
@@ -221,6 +237,7 @@ class Supervisor:
                 "queued": runtime.queued,
                 "pid": worker.pid if worker else None,
                 "containment": worker.tree.mechanism if worker else None,
+                "layers": dict(worker.info.layers) if worker and worker.info else None,
                 "resources": self._sample(worker.pid) if worker and worker.pid else None,
                 "tools": {t: m.snapshot() for t, m in runtime.metrics.items()},
             }

@@ -34,6 +34,7 @@ from runtime.protocol.messages import (
     PROGRESS,
     SUPPORTED_VERSIONS,
     CancelParams,
+    Confinement,
     InitializeParams,
     InitializeResult,
     LogParams,
@@ -103,8 +104,10 @@ class Worker:
         profile: Profile,
         env: dict[str, str],
         workdir: Path,
+        confinement: Confinement,
     ) -> None:
         self.manifest = manifest
+        self.confinement = confinement
         self._resolved = resolved
         self.profile = profile
         self._env = env
@@ -226,6 +229,7 @@ class Worker:
             limits=self.profile.limits,
             max_frame_size=DEFAULT_MAX_FRAME_SIZE,
             supervisor_pid=os.getpid(),
+            confinement=self.confinement,
         )
         try:
             raw = await self.conn.request(INITIALIZE, params)

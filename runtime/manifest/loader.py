@@ -77,7 +77,7 @@ TOOL_KEYS: Final = frozenset(
 PARAMETER_KEYS: Final = frozenset(
     {"name", "type", "required", "default", "description", "enum", "items"}
 )
-PERMISSION_KEYS: Final = frozenset({"filesystem", "network", "subprocess", "env"})
+PERMISSION_KEYS: Final = frozenset({"filesystem", "network", "subprocess", "unix_sockets", "env"})
 FILESYSTEM_KEYS: Final = frozenset({"read", "write"})
 CONCURRENCY_KEYS: Final = frozenset({"max_in_flight", "max_queued"})
 
@@ -326,12 +326,25 @@ def _permissions(value: Any, problems: _Problems) -> Permissions:
                 f"permissions.env[{index}]", f"{var!r} is not an environment variable name"
             )
     return Permissions(
-        fs_read=problems.strings(fs.get("read"), "permissions.filesystem.read"),
-        fs_write=problems.strings(fs.get("write"), "permissions.filesystem.write"),
+        fs_read=_absolute(fs.get("read"), "permissions.filesystem.read", problems),
+        fs_write=_absolute(fs.get("write"), "permissions.filesystem.write", problems),
         network=network,
         subprocess=problems.flag(data, "subprocess", "permissions", False),
+        unix_sockets=_absolute(data.get("unix_sockets"), "permissions.unix_sockets", problems),
         env=env,
     )
+
+
+def _absolute(value: Any, field: str, problems: _Problems) -> tuple[str, ...]:
+    paths = problems.strings(value, field)
+    for index, path in enumerate(paths):
+        if not path.startswith("/"):
+            problems.add(
+                f"{field}[{index}]",
+                f"{path!r} is not an absolute path",
+                "the plugin's own folder and a private work dir are granted already",
+            )
+    return paths
 
 
 def _concurrency(value: Any, problems: _Problems) -> Concurrency:

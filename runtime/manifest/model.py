@@ -56,6 +56,8 @@ class Permissions(msgspec.Struct, frozen=True):
     # None means no network at all; otherwise "host:port" strings.
     network: tuple[str, ...] | None = None
     subprocess: bool = False
+    # Path-based UNIX sockets the plugin connects to (Landlock cannot scope these; seccomp does).
+    unix_sockets: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
 
 

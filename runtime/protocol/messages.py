@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "CallParams",
     "CancelParams",
+    "Confinement",
     "ErrorCode",
     "ErrorObject",
     "HealthResult",
@@ -95,6 +96,28 @@ class Limits(Struct, frozen=True, forbid_unknown_fields=True):
     sync_threads: int = 4
 
 
+class Confinement(Struct, frozen=True, forbid_unknown_fields=True):
+    """What the worker locks itself into before importing plugin code.
+
+    Built by the supervisor from the plugin's declared permissions (already checked against its
+    profile's grants). The interpreter, the runtime and the plugin's own folder are always
+    readable and the private work dir writable; the worker adds those itself.
+    """
+
+    fs_read: tuple[str, ...] = ()
+    fs_write: tuple[str, ...] = ()
+    # None: no network at all (a new network namespace). Otherwise allowed "host:port" targets;
+    # the kernel layer enforces their ports.
+    network: tuple[str, ...] | None = None
+    subprocess: bool = False
+    unix_sockets: tuple[str, ...] = ()
+    # False only when the operator allows degraded mode: apply what the kernel offers, report
+    # the rest. True: a layer that cannot be applied fails the start.
+    required: bool = True
+    # Named in denial messages so the operator knows which file to edit.
+    profile_path: str = ""
+
+
 class ToolSpec(Struct, frozen=True):
     name: str
     description: str = ""
@@ -111,6 +134,7 @@ class InitializeParams(Struct, frozen=True):
     limits: Limits
     max_frame_size: int
     supervisor_pid: int
+    confinement: Confinement | None = None
 
 
 class InitializeResult(Struct, frozen=True):
@@ -119,6 +143,8 @@ class InitializeResult(Struct, frozen=True):
     version: str
     pid: int
     tools: list[ToolSpec]
+    # Layer name -> what the worker actually put in force ("off" when not applied).
+    layers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class CallParams(Struct, frozen=True):

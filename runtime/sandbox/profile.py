@@ -1,4 +1,4 @@
-"""Sandbox profiles: what the operator grants a plugin, starting with its resource limits.
+"""Sandbox profiles: what the operator grants a plugin (``grants:``) and its resource limits.
 
 A profile is ``sandbox_profiles/<name>.yaml``. Unknown keys are errors, so a typo can never
 silently widen or drop a limit.
@@ -14,6 +14,7 @@ import msgspec
 from runtime.errors import ProfileError
 from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
 from runtime.protocol.messages import Limits
+from runtime.sandbox.grants import Grants, parse_grants
 
 __all__ = ["DEFAULT_START_TIMEOUT", "Profile", "load_profile", "load_profiles"]
 
@@ -24,7 +25,7 @@ DEFAULT_START_TIMEOUT: Final = 30.0
 # runs far ahead of real use; the backstop sits this far above the data limit unless set.
 ADDRESS_SPACE_HEADROOM_MB: Final = 2048
 
-PROFILE_KEYS: Final = frozenset({"description", "limits"})
+PROFILE_KEYS: Final = frozenset({"description", "grants", "limits"})
 # key -> (minimum, maximum)
 LIMIT_RANGES: Final[dict[str, tuple[float, float]]] = {
     "cpu_seconds": (1, 86_400),
@@ -43,6 +44,7 @@ class Profile(msgspec.Struct, frozen=True):
     description: str
     limits: Limits
     start_timeout: float = DEFAULT_START_TIMEOUT
+    grants: Grants = Grants()
 
 
 def load_profile(path: Path) -> Profile:
@@ -89,6 +91,7 @@ def load_profile(path: Path) -> Profile:
         description=description,
         limits=_limits(values, path),
         start_timeout=float(values.get("start_timeout", DEFAULT_START_TIMEOUT)),
+        grants=parse_grants(data.get("grants"), path),
     )
 
 
@@ -128,4 +131,9 @@ def load_profiles(directory: Path) -> tuple[dict[str, Profile], list[ProfileErro
 
 def describe(profile: Profile) -> dict[str, Any]:
     """A JSON-friendly summary for ``status()``."""
-    return {"name": profile.name, "path": str(profile.path), **msgspec.to_builtins(profile.limits)}
+    return {
+        "name": profile.name,
+        "path": str(profile.path),
+        **msgspec.to_builtins(profile.limits),
+        "grants": msgspec.to_builtins(profile.grants),
+    }

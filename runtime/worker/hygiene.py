@@ -47,7 +47,8 @@ def join_cgroups(paths: list[str]) -> None:
 def kill_descendants() -> None:
     try:
         children = psutil.Process().children(recursive=True)
-    except psutil.Error:
+    except (psutil.Error, OSError):
+        # Under Landlock /proc is not readable; the supervisor's cgroup kill covers the tree.
         return
     for child in children:
         with contextlib.suppress(psutil.Error):

@@ -49,6 +49,7 @@ from runtime.protocol.messages import (
 )
 from runtime.rpc.connection import Connection, ConnectionClosed
 from runtime.sandbox.limits import apply_limits
+from runtime.worker.confine import confine
 from runtime.worker.plugin_host import (
     STOP_HOOKS,
     LoadedPlugin,
@@ -221,8 +222,17 @@ class WorkerServer:
             )
             return
         self._conn.max_frame_size = params.max_frame_size
+        layers: dict[str, str] = {}
         try:
             apply_limits(params.limits)
+            layers["rlimits"] = "on"
+            if params.confinement is not None:
+                layers |= confine(
+                    params.confinement,
+                    plugin=params.plugin,
+                    plugin_root=params.root,
+                    supervisor_pid=params.supervisor_pid,
+                )
             plugin = await load_plugin(
                 plugin=params.plugin,
                 root=Path(params.root),
@@ -241,7 +251,8 @@ class WorkerServer:
         tools = [ToolSpec(t.name, t.description, t.schema) for t in plugin.tools.values()]
         version = str(params.manifest.get("version", ""))
         self._conn.respond(
-            request.id, InitializeResult(max(common), params.plugin, version, os.getpid(), tools)
+            request.id,
+            InitializeResult(max(common), params.plugin, version, os.getpid(), tools, layers),
         )
 
     async def _call(self, request: Request) -> None:
