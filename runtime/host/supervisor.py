@@ -31,8 +31,11 @@ from runtime.errors import (
     InvalidParamsError,
     ToolNotFoundError,
 )
+from runtime.host.audit import AuditLog, summarize_error, worker_cpu_ns
 from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
+from runtime.host.policy import Policy, load_policy
+from runtime.host.worker import Worker
 from runtime.manifest.discovery import discover
 from runtime.sandbox.grants import check_admission
 from runtime.sandbox.profile import Profile, describe, load_profiles
@@ -42,6 +45,8 @@ __all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
 DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
 PROFILES_ENV: Final = "HYDROGEN_PROFILES"
 DEGRADED_ENV: Final = "HYDROGEN_ALLOW_DEGRADED"
+POLICY_ENV: Final = "HYDROGEN_POLICY"
+AUDIT_LOG_ENV: Final = "HYDROGEN_AUDIT_LOG"
 
 
 class ToolInfo(msgspec.Struct, frozen=True):
@@ -60,6 +65,8 @@ class Supervisor:
         profiles_dir: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
         allow_degraded: bool | None = None,
+        policy: Path | str | Policy | None = None,
+        audit_log: Path | str | AuditLog | None = None,
     ) -> None:
         self._plugin_dirs = [Path(p) for p in plugin_dirs]
         self._profiles_dir = Path(
@@ -71,6 +78,12 @@ class Supervisor:
         if allow_degraded is None:
             allow_degraded = os.environ.get(DEGRADED_ENV, "") in ("1", "true", "yes")
         self._allow_degraded = allow_degraded
+        # Caller permissions and the audit log; with neither, call() takes its fast path.
+        # Both are read here, so a bad policy or an unwritable log stops the supervisor
+        # before any worker starts.
+        self._policy = _load_policy(policy)
+        self._audit = _open_audit_log(audit_log)
+        self._governed = self._policy is not None or self._audit is not None
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
         self._problems: list[HydrogenError] = []
@@ -155,6 +168,8 @@ class Supervisor:
                 # Reached even when the caller is being cancelled and __aexit__ re-raises it.
                 if self._workroot is not None:
                     shutil.rmtree(self._workroot, ignore_errors=True)
+                if self._audit is not None:
+                    self._audit.close()
 
     def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
         for tool in tools:
@@ -188,33 +203,95 @@ class Supervisor:
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: str | None = None,
     ) -> dict[str, Any]:
-        """Call ``tool``; raises a ``CallError`` subclass naming the tool and plugin on failure."""
+        """Call ``tool``; raises a ``CallError`` subclass naming the tool and plugin on failure.
+
+        ``caller`` is the caller's role under the policy (None: its ``default_role``). A call
+        the policy denies raises ``PermissionDeniedError`` and never reaches a worker. With an
+        audit log, every call, allowed or not, is written to it before this returns.
+        """
+        if self._governed:
+            return await self._call_governed(tool, params, timeout, on_progress, caller)
         runtime = self._routes.get(tool)
         if runtime is None:
             raise ToolNotFoundError(tool, list(self._routes))
-        if params is None:
-            params = {}
-        if not isinstance(params, Mapping):
-            raise InvalidParamsError(
-                tool=tool, plugin=runtime.name, field="params", reason="must be a JSON object"
-            )
-        if timeout is not None and timeout <= 0:
-            raise InvalidParamsError(
-                tool=tool,
-                plugin=runtime.name,
-                field="timeout",
-                reason="must be a positive number of seconds",
-            )
+        arguments = _check_arguments(runtime, tool, params, timeout)
         metrics = runtime.metrics[tool]
         started = time.perf_counter()
         try:
-            result = await runtime.call(tool, dict(params), timeout, on_progress)
+            result = await runtime.call(tool, arguments, timeout, on_progress)
         except CallError as exc:
             metrics.record(time.perf_counter() - started, exc.code)
             raise
         metrics.record(time.perf_counter() - started, None)
         return result
+
+    async def _call_governed(
+        self,
+        tool: str,
+        params: Mapping[str, Any] | None,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        caller: str | None,
+    ) -> dict[str, Any]:
+        """``call`` with the policy check before dispatch and an audit line after, always."""
+        started_at, started = time.time(), time.perf_counter()
+        policy, audit = self._policy, self._audit
+        role = policy.role_for(caller) if policy is not None else caller
+        runtime = self._routes.get(tool)
+        outcome, error = "ok", None
+        pid: int | None = None
+        cpu_ns: int | None = None
+        dispatched = False
+        try:
+            if runtime is None:
+                raise ToolNotFoundError(tool, self._visible_tools(role))
+            if policy is not None:
+                policy.check(role, tool, runtime.name)
+            arguments = _check_arguments(runtime, tool, params, timeout)
+            if audit is not None:
+                pid, cpu_ns = _sample_start(runtime)
+            metrics = runtime.metrics[tool]
+            dispatched = True
+            sent = time.perf_counter()
+            try:
+                result = await runtime.call(tool, arguments, timeout, on_progress)
+            except CallError as exc:
+                metrics.record(time.perf_counter() - sent, exc.code)
+                raise
+            metrics.record(time.perf_counter() - sent, None)
+            return result
+        except CallError as exc:
+            outcome, error = exc.code, summarize_error(exc)
+            raise
+        except BaseException as exc:
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            outcome, error = ("cancelled" if cancelled else "error"), type(exc).__name__
+            raise
+        finally:
+            if audit is not None:
+                if dispatched and pid is None and runtime is not None and runtime.worker:
+                    pid = runtime.worker.pid  # started during the call: no CPU baseline
+                audit.record_call(
+                    started_at=started_at,
+                    duration=time.perf_counter() - started,
+                    caller=role,
+                    tool=tool,
+                    plugin=runtime.name if runtime is not None else None,
+                    params=params if params is not None else {},
+                    outcome=outcome,
+                    error=error,
+                    pid=pid,
+                    cpu_ns=cpu_ns,
+                )
+
+    def _visible_tools(self, role: str | None) -> list[str]:
+        """Tool names a "not found" error may list: only those the caller may call."""
+        if self._policy is None:
+            return list(self._routes)
+        policy = self._policy
+        return [t for t, r in self._routes.items() if policy.permits(role, t, r.name)]
 
     # ---- status -----------------------------------------------------------------------------
 
@@ -238,7 +315,7 @@ class Supervisor:
                 "pid": worker.pid if worker else None,
                 "containment": worker.tree.mechanism if worker else None,
                 "layers": dict(worker.info.layers) if worker and worker.info else None,
-                "resources": self._sample(worker.pid) if worker and worker.pid else None,
+                "resources": self._sample(worker) if worker and worker.pid else None,
                 "tools": {t: m.snapshot() for t, m in runtime.metrics.items()},
             }
         return {
@@ -248,8 +325,11 @@ class Supervisor:
             "problems": self.problems,
         }
 
-    def _sample(self, pid: int) -> dict[str, Any] | None:
+    def _sample(self, worker: Worker) -> dict[str, Any] | None:
         """RSS and CPU of a worker and its descendants; CPU % is since the previous sample."""
+        pid = worker.pid
+        assert pid is not None
+        guardian = worker.info.guardian_pid if worker.info else None
         proc = self._samplers.get(pid)
         try:
             if proc is None:
@@ -263,12 +343,53 @@ class Supervisor:
                     "cpu_system_s": times.system,
                     "threads": proc.num_threads(),
                 }
-            children = proc.children(recursive=True)
+            children = [c for c in proc.children(recursive=True) if c.pid != guardian]
             sample["descendants"] = len(children)
             return sample
         except psutil.Error:
             self._samplers.pop(pid, None)
             return None
+
+
+def _check_arguments(
+    runtime: PluginRuntime, tool: str, params: Mapping[str, Any] | None, timeout: float | None
+) -> dict[str, Any]:
+    """The checks every call gets before its plugin sees it; returns a private copy of params."""
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise InvalidParamsError(
+            tool=tool, plugin=runtime.name, field="params", reason="must be a JSON object"
+        )
+    if timeout is not None and timeout <= 0:
+        raise InvalidParamsError(
+            tool=tool,
+            plugin=runtime.name,
+            field="timeout",
+            reason="must be a positive number of seconds",
+        )
+    return dict(params)
+
+
+def _sample_start(runtime: PluginRuntime) -> tuple[int | None, int | None]:
+    """The pid of the worker a call is about to use, and its CPU clock, if it is running."""
+    worker = runtime.worker
+    pid = worker.pid if worker is not None and not worker.exited.is_set() else None
+    return pid, worker_cpu_ns(pid) if pid is not None else None
+
+
+def _load_policy(policy: Path | str | Policy | None) -> Policy | None:
+    if isinstance(policy, Policy):
+        return policy
+    source = policy or os.environ.get(POLICY_ENV)
+    return load_policy(source) if source else None
+
+
+def _open_audit_log(audit_log: Path | str | AuditLog | None) -> AuditLog | None:
+    if isinstance(audit_log, AuditLog):
+        return audit_log
+    path = audit_log or os.environ.get(AUDIT_LOG_ENV)
+    return AuditLog(path) if path else None
 
 
 def profiles_summary(profiles: dict[str, Profile]) -> list[dict[str, Any]]:

@@ -128,6 +128,7 @@ class Worker:
         # Set the moment this incarnation starts to end, before the state machine catches up,
         # so no new call is routed to a worker that is going away.
         self.ending = False
+        self._lifeline = -1
         self.progress_listeners: dict[int, Any] = {}
         self.plugin_log = logging.getLogger(f"hydrogen.plugin.{manifest.name}")
 
@@ -192,8 +193,15 @@ class Worker:
         # worker, EOF seen by either side when the other closes (docs/architecture.md).
         ours, theirs = socket.socketpair()
         cmd = [sys.executable, "-I", "-m", "runtime.worker", "--parent", str(os.getpid())]
+        pass_fds: tuple[int, ...] = ()
+        lifeline_read = -1
         if self.tree.cgroup is not None:
             cmd += ["--cgroup", str(self.tree.cgroup)]
+            # The worker's guardian reads EOF here when this process is gone, however it went,
+            # and empties the cgroup (runtime/worker/guardian.py). Only we hold the write end.
+            lifeline_read, self._lifeline = os.pipe()
+            cmd += ["--lifeline", str(lifeline_read)]
+            pass_fds = (lifeline_read,)
         try:
             with theirs:
                 self.process = await anyio.open_process(
@@ -204,12 +212,16 @@ class Worker:
                     cwd=self._workdir,
                     env=self._env,
                     start_new_session=True,
+                    pass_fds=pass_fds,
                 )
         except OSError as exc:
             ours.close()
+            self._close_lifeline()
             raise PluginStartError(
                 self.plugin, f"cannot start worker: {exc}", retryable=True
             ) from exc
+        if lifeline_read >= 0:
+            os.close(lifeline_read)
         self.tree.pid = self.process.pid
         self.conn = Connection(ours, on_notification=self._on_notification)
         tg.start_soon(self._serve_connection)
@@ -342,3 +354,9 @@ class Worker:
             self.exited.set()
             await self.process.aclose()
         self.tree.remove()
+        self._close_lifeline()
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1

@@ -145,6 +145,8 @@ class InitializeResult(Struct, frozen=True):
     tools: list[ToolSpec]
     # Layer name -> what the worker actually put in force ("off" when not applied).
     layers: dict[str, str] = msgspec.field(default_factory=dict)
+    # The worker's guardian process (runtime/worker/guardian.py), not a plugin descendant.
+    guardian_pid: int | None = None
 
 
 class CallParams(Struct, frozen=True):

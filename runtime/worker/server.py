@@ -126,7 +126,8 @@ class _CallTasks:
 
 
 class WorkerServer:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, guardian_pid: int | None = None) -> None:
+        self._guardian_pid = guardian_pid
         self._conn = Connection(
             sock, on_request=self._on_request, on_notification=self._on_notification
         )
@@ -252,7 +253,15 @@ class WorkerServer:
         version = str(params.manifest.get("version", ""))
         self._conn.respond(
             request.id,
-            InitializeResult(max(common), params.plugin, version, os.getpid(), tools, layers),
+            InitializeResult(
+                max(common),
+                params.plugin,
+                version,
+                os.getpid(),
+                tools,
+                layers,
+                self._guardian_pid,
+            ),
         )
 
     async def _call(self, request: Request) -> None:

@@ -1,0 +1,79 @@
+"""The guardian: empties a worker's cgroup when the supervisor dies without stopping it.
+
+PR_SET_PDEATHSIG kills the worker when the supervisor dies, but not what the plugin started: a
+grandchild that called setsid() is reparented to init and would live on. So, before any plugin
+code or confinement exists, the worker forks this small guardian. It holds the read end of a
+lifeline pipe whose write end only the supervisor has; when the supervisor is gone, however it
+went, the read returns EOF and the guardian SIGKILLs every other member of the cgroup, then
+removes the cgroup. On a normal stop the supervisor kills the cgroup, guardian included.
+
+Forked before Landlock, the guardian is outside the plugin's sandbox domain, so the plugin's
+signal scoping forbids it to kill the guardian; it also keeps the capabilities a kill needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Final
+
+__all__ = ["start_guardian"]
+
+# Rounds of "list members, SIGKILL them" before giving up on a group that keeps forking.
+KILL_ROUNDS: Final = 200
+KILL_ROUND_PAUSE: Final = 0.005
+
+
+def start_guardian(lifeline_fd: int, cgroup: Path) -> int:
+    """Fork the guardian and return its pid; the worker closes its copy of the lifeline."""
+    pid = os.fork()
+    if pid:
+        os.close(lifeline_fd)
+        return pid
+    status = 0
+    try:
+        _become_quiet()
+        _wait_for_eof(lifeline_fd)
+        _empty(cgroup)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _become_quiet() -> None:
+    """Let go of the protocol socket (fds 0 and 1) so the supervisor's EOF logic is unaffected."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _wait_for_eof(fd: int) -> None:
+    while os.read(fd, 64):
+        pass
+
+
+def _empty(cgroup: Path) -> None:
+    me = os.getpid()
+    for _ in range(KILL_ROUNDS):
+        try:
+            members = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        others = [p for p in members if p != me]
+        if not others:
+            break
+        for pid in others:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(KILL_ROUND_PAUSE)
+    with contextlib.suppress(OSError):
+        # A cgroup with a member cannot be removed: step out to the parent first.
+        (cgroup.parent / "cgroup.procs").write_text(str(me))
+        cgroup.rmdir()
