@@ -18,9 +18,14 @@ from typing import Final
 
 import psutil
 
-__all__ = ["CGROUP_V1_PIDS", "ProcessTree"]
+__all__ = ["CGROUP_V1_MEMORY", "CGROUP_V1_PIDS", "ProcessTree"]
 
 CGROUP_V1_PIDS: Final = Path("/sys/fs/cgroup/pids")
+CGROUP_V1_MEMORY: Final = Path("/sys/fs/cgroup/memory")
+# The memory cgroup counts what RLIMIT_DATA cannot: shared memory (/dev/shm, memfd), page cache
+# and the whole tree of descendants. It sits this far above the profile's data limit so the
+# rlimit's clean MemoryError comes first and the OOM kill is the backstop.
+MEMORY_CGROUP_HEADROOM: Final = 256 * 1024 * 1024
 # Rounds of "list members, SIGKILL them" before giving up on a group that keeps forking.
 KILL_ROUNDS: Final = 200
 KILL_ROUND_PAUSE: Final = 0.005
@@ -28,27 +33,38 @@ DEFAULT_PIDS_MAX: Final = 512
 
 
 class ProcessTree:
-    def __init__(self, cgroup: Path | None) -> None:
+    def __init__(self, cgroup: Path | None, memory_cgroup: Path | None = None) -> None:
         self.cgroup = cgroup
+        self.memory_cgroup = memory_cgroup
         self.pid: int | None = None
 
     @classmethod
-    def create(cls, plugin: str, pids_max: int = DEFAULT_PIDS_MAX) -> ProcessTree:
-        """Make a fresh cgroup for one worker incarnation, or fall back to tree tracking."""
-        base = CGROUP_V1_PIDS / "hydrogen"
-        path = base / f"{plugin}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
-            path.mkdir(parents=True)
-            (path / "pids.max").write_text(str(pids_max))
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    def create(
+        cls, plugin: str, pids_max: int = DEFAULT_PIDS_MAX, memory_bytes: int | None = None
+    ) -> ProcessTree:
+        """Make fresh cgroups for one worker incarnation, or fall back to tree tracking."""
+        name = f"{plugin}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        pids = _make_group(CGROUP_V1_PIDS / "hydrogen" / name, "pids.max", str(pids_max))
+        if pids is None:
             return cls(None)
-        return cls(path)
+        memory = None
+        if memory_bytes is not None:
+            limit = str(memory_bytes + MEMORY_CGROUP_HEADROOM)
+            memory = _make_group(
+                CGROUP_V1_MEMORY / "hydrogen" / name, "memory.limit_in_bytes", limit
+            )
+        return cls(pids, memory)
+
+    @property
+    def cgroups(self) -> list[Path]:
+        """The worker joins these; the first is the one whose members are killed."""
+        return [g for g in (self.cgroup, self.memory_cgroup) if g is not None]
 
     @property
     def mechanism(self) -> str:
-        return "cgroup-v1-pids" if self.cgroup else "subreaper+psutil"
+        if self.cgroup is None:
+            return "subreaper+psutil"
+        return "cgroup-v1-pids+memory" if self.memory_cgroup else "cgroup-v1-pids"
 
     def members(self) -> list[int]:
         if self.cgroup is not None:
@@ -83,6 +99,17 @@ class ProcessTree:
                 return  # without a cgroup a dead worker's tree can no longer be listed
 
     def remove(self) -> None:
-        if self.cgroup is not None:
+        for group in self.cgroups:
             with contextlib.suppress(OSError):
-                self.cgroup.rmdir()
+                group.rmdir()
+
+
+def _make_group(path: Path, limit_file: str, value: str) -> Path | None:
+    try:
+        path.mkdir(parents=True)
+        (path / limit_file).write_text(value)
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        return None
+    return path

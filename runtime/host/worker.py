@@ -113,7 +113,7 @@ class Worker:
         self._env = env
         self._workdir = workdir
         self.plugin = manifest.name
-        self.tree = ProcessTree.create(manifest.name)
+        self.tree = ProcessTree.create(manifest.name, memory_bytes=profile.limits.memory_bytes)
         self.process: Process | None = None
         self.conn: Connection | None = None
         self.info: InitializeResult | None = None
@@ -196,7 +196,8 @@ class Worker:
         pass_fds: tuple[int, ...] = ()
         lifeline_read = -1
         if self.tree.cgroup is not None:
-            cmd += ["--cgroup", str(self.tree.cgroup)]
+            for group in self.tree.cgroups:
+                cmd += ["--cgroup", str(group)]
             # The worker's guardian reads EOF here when this process is gone, however it went,
             # and empties the cgroup (runtime/worker/guardian.py). Only we hold the write end.
             lifeline_read, self._lifeline = os.pipe()

@@ -27,7 +27,7 @@ KILL_ROUNDS: Final = 200
 KILL_ROUND_PAUSE: Final = 0.005
 
 
-def start_guardian(lifeline_fd: int, cgroup: Path) -> int:
+def start_guardian(lifeline_fd: int, cgroups: list[Path]) -> int:
     """Fork the guardian and return its pid; the worker closes its copy of the lifeline."""
     pid = os.fork()
     if pid:
@@ -37,7 +37,8 @@ def start_guardian(lifeline_fd: int, cgroup: Path) -> int:
     try:
         _become_quiet()
         _wait_for_eof(lifeline_fd)
-        _empty(cgroup)
+        _empty(cgroups[0])
+        _step_out_and_remove(cgroups)
     except BaseException:
         status = 1
     finally:
@@ -73,7 +74,11 @@ def _empty(cgroup: Path) -> None:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(KILL_ROUND_PAUSE)
-    with contextlib.suppress(OSError):
-        # A cgroup with a member cannot be removed: step out to the parent first.
-        (cgroup.parent / "cgroup.procs").write_text(str(me))
-        cgroup.rmdir()
+
+
+def _step_out_and_remove(cgroups: list[Path]) -> None:
+    for group in cgroups:
+        with contextlib.suppress(OSError):
+            # A cgroup with a member cannot be removed: step out to the parent first.
+            (group.parent / "cgroup.procs").write_text(str(os.getpid()))
+            group.rmdir()

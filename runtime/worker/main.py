@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     guardian_pid = None
     if args.lifeline is not None and args.cgroup:
         # Still single-threaded and unconfined: the only safe moment to fork the guardian.
-        guardian_pid = start_guardian(args.lifeline, Path(args.cgroup[0]))
+        guardian_pid = start_guardian(args.lifeline, [Path(g) for g in args.cgroup])
     sock = protect_stdio()
     status = 0
     try:
