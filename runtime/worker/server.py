@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Coroutine
 from pathlib import Path
@@ -228,12 +229,14 @@ class WorkerServer:
             apply_limits(params.limits)
             layers["rlimits"] = "on"
             if params.confinement is not None:
+                started = time.perf_counter()
                 layers |= confine(
                     params.confinement,
                     plugin=params.plugin,
                     plugin_root=params.root,
                     supervisor_pid=params.supervisor_pid,
                 )
+                layers["cost"] = f"{(time.perf_counter() - started) * 1000:.2f} ms to apply"
             plugin = await load_plugin(
                 plugin=params.plugin,
                 root=Path(params.root),
