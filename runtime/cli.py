@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -62,6 +63,21 @@ def _plugin_dirs(values: tuple[str, ...]) -> list[Path]:
     return [Path(p) for p in env.split(os.pathsep)] if env else [DEFAULT_PLUGINS_DIR]
 
 
+@dataclass(frozen=True)
+class _Options:
+    """Global options: where plugins are, and who may call what (with an audit trail)."""
+
+    plugin_dirs: list[Path]
+    policy: Path | None
+    audit_log: Path | None
+
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.plugin_dirs, policy=self.policy, audit_log=self.audit_log)
+
+
+_CALLER_HELP = "Call as this role of the caller policy (default: its default_role)."
+
+
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return anyio.run(fn)
@@ -83,23 +99,45 @@ def _report_problems(sup: Supervisor) -> None:
     metavar="DIR",
     help=f"Plugin directory (repeatable). Default: ${PLUGINS_ENV} or ./plugins.",
 )
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Caller policy YAML (roles -> tools). Default: $HYDROGEN_POLICY, else no policy: "
+    "every caller may call every tool.",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Append one JSON line per call to FILE (rotated by size). Default: $HYDROGEN_AUDIT_LOG.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log plugin output at INFO level.")
 @click.option("--log-json", is_flag=True, help="Structured JSON logs on stderr.")
 @click.pass_context
-def cli(ctx: click.Context, plugins: tuple[str, ...], verbose: bool, log_json: bool) -> None:
+def cli(
+    ctx: click.Context,
+    plugins: tuple[str, ...],
+    policy: Path | None,
+    audit_log: Path | None,
+    verbose: bool,
+    log_json: bool,
+) -> None:
     """Hydrogen: run untrusted tool plugins in confined worker processes."""
     _configure_logging(verbose, log_json)
-    ctx.obj = _plugin_dirs(plugins)
+    ctx.obj = _Options(_plugin_dirs(plugins), policy, audit_log)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def tools(plugin_dirs: list[Path], as_json: bool) -> None:
+def tools(options: _Options, as_json: bool) -> None:
     """List every admitted tool."""
 
     async def body() -> None:
-        async with Supervisor(plugin_dirs) as sup:
+        async with options.supervisor() as sup:
             infos = sup.tools()
             if as_json:
                 click.echo(msgspec.json.encode(infos).decode())
@@ -119,8 +157,11 @@ def tools(plugin_dirs: list[Path], as_json: bool) -> None:
 @click.option(
     "--timeout", type=float, default=None, help="Seconds; never more than the tool's own."
 )
+@click.option("--caller", metavar="ROLE", default=None, help=_CALLER_HELP)
 @click.pass_obj
-def call(plugin_dirs: list[Path], tool: str, params: str, timeout: float | None) -> None:
+def call(
+    options: _Options, tool: str, params: str, timeout: float | None, caller: str | None
+) -> None:
     """Call TOOL with PARAMS (a JSON object) and print the JSON result."""
     try:
         arguments = json.loads(params)
@@ -128,8 +169,8 @@ def call(plugin_dirs: list[Path], tool: str, params: str, timeout: float | None)
         raise click.BadParameter(f"not JSON: {exc}", param_hint="PARAMS") from exc
 
     async def body() -> dict[str, Any]:
-        async with Supervisor(plugin_dirs) as sup:
-            return await sup.call(tool, arguments, timeout=timeout)
+        async with options.supervisor() as sup:
+            return await sup.call(tool, arguments, timeout=timeout, caller=caller)
 
     click.echo(json.dumps(_run(body), indent=2, default=str))
 
@@ -137,11 +178,11 @@ def call(plugin_dirs: list[Path], tool: str, params: str, timeout: float | None)
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def status(plugin_dirs: list[Path], as_json: bool) -> None:
+def status(options: _Options, as_json: bool) -> None:
     """Start every plugin and show its state, containment and resources."""
 
     async def body() -> dict[str, Any]:
-        async with Supervisor(plugin_dirs) as sup:
+        async with options.supervisor() as sup:
             return sup.status()
 
     report = _run(body)
@@ -167,8 +208,9 @@ def status(plugin_dirs: list[Path], as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--caller", metavar="ROLE", default=None, help=_CALLER_HELP)
 @click.pass_obj
-def demo(plugin_dirs: list[Path], as_json: bool) -> None:
+def demo(options: _Options, as_json: bool, caller: str | None) -> None:
     """Admit and start every plugin, call every tool once, and print results and timings.
 
     Each tool is called with the first entry of its ``examples`` in plugin.yaml, or ``{}``.
@@ -177,7 +219,7 @@ def demo(plugin_dirs: list[Path], as_json: bool) -> None:
 
     async def body() -> dict[str, Any]:
         started = time.perf_counter()
-        async with Supervisor(plugin_dirs) as sup:
+        async with options.supervisor() as sup:
             ready = time.perf_counter() - started
             rows = []
             for info in sup.tools():
@@ -185,7 +227,7 @@ def demo(plugin_dirs: list[Path], as_json: bool) -> None:
                 params = _example_params(runtime.manifest.raw, info.name)
                 t0 = time.perf_counter()
                 try:
-                    result: Any = await sup.call(info.name, params)
+                    result: Any = await sup.call(info.name, params, caller=caller)
                     ok, error = True, ""
                 except CallError as exc:
                     result, ok, error = None, False, str(exc)

@@ -266,7 +266,7 @@ class PermissionDeniedError(CallError):
         who = f"caller role {role!r}" if role is not None else "a caller without a role"
         super().__init__(
             f"permission denied: {who} may not call tool {tool!r} of plugin {plugin!r}: "
-            f"{reason} (to change this, edit {key} in {source})",
+            f"{reason}; to change this, edit {key} in {source}",
             tool=tool,
             plugin=plugin,
         )

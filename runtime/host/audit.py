@@ -12,7 +12,8 @@ Worker figures come straight from the kernel, cheaply enough to take on every ca
 * ``worker_cpu_ms``: CPU time of the worker process (all its threads, not its children) while
   the call was in progress; concurrent calls on the same worker share it.
 * ``worker_peak_rss_bytes``: ``VmHWM`` of ``/proc/PID/status``, the peak RSS of the worker over
-  its whole lifetime up to the end of the call, not of this call alone.
+  its whole lifetime up to the end of the call (read at most 1 ms before it), not of this
+  call alone.
 
 Either is null when the worker could not be sampled (it died, or was started during the call).
 """
@@ -56,7 +57,7 @@ __all__ = [
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_BACKUPS: Final = 5
 # Characters of an error summary kept in a line; the full error went to the caller.
-ERROR_CHARS: Final = 300
+ERROR_CHARS: Final = 500
 FILE_MODE: Final = 0o600
 # The part of a crash detail after this marker is the plugin's stderr, which may echo params.
 _STDERR_MARKER: Final = "; last stderr:"
@@ -65,8 +66,13 @@ _STDERR_MARKER: Final = "; last stderr:"
 # in nanoseconds (psutil would read /proc/PID/stat, at 10 ms resolution and ~20x the cost).
 _CPUCLOCK_SCHED: Final = 2
 _STATUS_READ_BYTES: Final = 4096
+# Calls that end this close together on one worker share one VmHWM reading: rendering
+# /proc/PID/status is the costliest part of a line, and a peak that is at most this old
+# misses at most the memory touched in that time.
+PEAK_RSS_MAX_AGE_NS: Final = 1_000_000
 
 log = logging.getLogger("hydrogen.audit")
+_CANONICAL: Final = msgspec.json.Encoder(order="sorted")
 
 
 class AuditRecord(msgspec.Struct, frozen=True):
@@ -86,7 +92,7 @@ class AuditRecord(msgspec.Struct, frozen=True):
 def params_digest(params: Mapping[str, Any]) -> str | None:
     """sha256 of the params as JSON with sorted keys; None if they are not JSON at all."""
     try:
-        encoded = msgspec.json.encode(params, order="sorted")
+        encoded = _CANONICAL.encode(params)
     except (TypeError, msgspec.EncodeError):
         return None
     return hashlib.sha256(encoded).hexdigest()
@@ -121,16 +127,81 @@ def worker_cpu_ns(pid: int) -> int | None:
 
 
 def worker_peak_rss_bytes(pid: int) -> int | None:
+    """VmHWM of ``pid`` in bytes, read once (the log keeps the file open instead)."""
     try:
         fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, _STATUS_READ_BYTES)
-        finally:
-            os.close(fd)
+    except OSError:
+        return None
+    try:
+        return _read_vmhwm(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_vmhwm(fd: int) -> int | None:
+    # pread at offset 0 makes procfs render the file afresh on an already open descriptor.
+    try:
+        data = os.pread(fd, _STATUS_READ_BYTES, 0)
         start = data.index(b"VmHWM:") + len(b"VmHWM:")
         return int(data[start : data.index(b"kB", start)]) * 1024
     except (OSError, ValueError):
         return None  # gone, or a zombie (no memory lines left)
+
+
+class _StatusFile:
+    """A worker's ``/proc/PID/status``, kept open, and the last VmHWM read from it."""
+
+    __slots__ = ("fd", "peak", "pid", "read_at")
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self.fd = fd
+        self.peak: int | None = None
+        self.read_at = 0
+
+
+class _Descriptors:
+    """Every descriptor an ``AuditLog`` holds, closable without a reference to the log."""
+
+    __slots__ = ("log", "status")
+
+    def __init__(self) -> None:
+        self.log = -1
+        # One status file per plugin, replaced when its worker changes: opening it costs more
+        # than the rest of a line together. A descriptor that outlives its process reads
+        # ESRCH, even if the pid is reused, so it never reports another process.
+        self.status: dict[str, _StatusFile] = {}
+
+    def close_log(self) -> None:
+        if self.log >= 0:
+            fd, self.log = self.log, -1
+            os.close(fd)
+
+    def close(self) -> None:
+        self.close_log()
+        for entry in self.status.values():
+            os.close(entry.fd)
+        self.status.clear()
+
+    def peak_rss_bytes(self, plugin: str, pid: int) -> int | None:
+        entry = self.status.get(plugin)
+        if entry is None or entry.pid != pid:
+            if entry is not None:
+                del self.status[plugin]
+                os.close(entry.fd)
+            try:
+                fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            entry = self.status[plugin] = _StatusFile(pid, fd)
+        now = time.monotonic_ns()
+        if entry.peak is not None and now - entry.read_at <= PEAK_RSS_MAX_AGE_NS:
+            return entry.peak
+        entry.peak, entry.read_at = _read_vmhwm(entry.fd), now
+        if entry.peak is None:
+            del self.status[plugin]
+            os.close(entry.fd)
+        return entry.peak
 
 
 class AuditLog:
@@ -156,9 +227,10 @@ class AuditLog:
         self.backups = backups
         self.write_errors = 0
         self._encoder = msgspec.json.Encoder()
-        self._fd = -1
         self._size = 0
-        self._finalizer: weakref.finalize[Any, AuditLog] | None = None
+        self._fds = _Descriptors()
+        # Closes every descriptor even when the owner never calls close().
+        weakref.finalize(self, self._fds.close)
         try:
             self._open()
         except OSError as exc:
@@ -168,30 +240,25 @@ class AuditLog:
             ) from exc
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        self._fd = fd
-        self._size = os.fstat(fd).st_size
-        # Closes the descriptor even when the owner never calls close().
-        self._finalizer = weakref.finalize(self, os.close, fd)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        self._fds.log = os.open(self.path, flags, FILE_MODE)
+        self._size = os.fstat(self._fds.log).st_size
 
     def close(self) -> None:
-        """Close the file; a later ``write`` reopens it."""
-        if self._finalizer is not None:
-            self._finalizer()
-            self._finalizer = None
-        self._fd = -1
+        """Close the file and the workers' status files; a later ``write`` reopens it."""
+        self._fds.close()
 
     def write(self, record: AuditRecord) -> None:
         """Append one line. A failure is logged and counted, never raised into the call."""
         line = self._encoder.encode(record) + b"\n"
         try:
-            if self._fd < 0:
+            if self._fds.log < 0:
                 self._open()
             if self.max_bytes and self._size and self._size + len(line) > self.max_bytes:
                 self._rotate()
             view = memoryview(line)
             while view:
-                written = os.write(self._fd, view)
+                written = os.write(self._fds.log, view)
                 view = view[written:]
                 self._size += written
         except OSError as exc:
@@ -203,7 +270,7 @@ class AuditLog:
 
         A rename that fails is logged and the line goes to the unrotated file instead.
         """
-        self.close()
+        self._fds.close_log()
         try:
             for index in range(self.backups - 1, 0, -1):
                 older = self.path.with_name(f"{self.path.name}.{index}")
@@ -230,11 +297,11 @@ class AuditLog:
     ) -> None:
         """Write the line for one finished call; ``cpu_ns`` is the worker's CPU clock at start."""
         cpu_ms = peak = None
-        if pid is not None:
+        if pid is not None and plugin is not None:
             if cpu_ns is not None:
                 now = worker_cpu_ns(pid)
                 cpu_ms = round((now - cpu_ns) / 1e6, 3) if now is not None else None
-            peak = worker_peak_rss_bytes(pid)
+            peak = self._fds.peak_rss_bytes(plugin, pid)
         self.write(
             AuditRecord(
                 ts=datetime.fromtimestamp(started_at, UTC),

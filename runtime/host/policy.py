@@ -143,7 +143,7 @@ class Policy:
         if not role.allow.matches(tool, plugin):
             raise deny(
                 f"no pattern in roles.{name}.allow matches it "
-                f"(add {tool!r} or '{PLUGIN_PREFIX}{plugin}')",
+                f"(such as {tool!r} or '{PLUGIN_PREFIX}{plugin}')",
                 f"roles.{name}.allow",
             )
 

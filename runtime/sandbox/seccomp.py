@@ -8,7 +8,8 @@ program, assembled here by hand with forward jumps to named labels, has four par
              load nr;    >= x32 bit, not -1   -> kill   (x32 shares x86_64's arch value)
     table    nr == each denied syscall        -> deny
              nr == clone3                     -> enosys (its flags live in memory, unreadable)
-             nr == socket/socketpair/clone/personality -> that syscall's block
+             nr == socket/socketpair/clone/personality/prlimit64/sendto/sendmsg/sendmmsg
+                                              -> that syscall's block
              allow
     blocks   load the argument a rule needs, compare, then allow or deny
     returns  allow | deny (EPERM) | enosys | kill (the whole process)
@@ -17,6 +18,14 @@ Denials return EPERM so Python raises ``PermissionError``, which the audit hook 
 A wrong architecture kills the process: such a call is never an accident in a Python worker.
 ``clone3`` fails with ENOSYS because glibc then retries with ``clone``, whose flags are a
 register the filter can check, so new namespaces stay denied and threads still start.
+
+Some rules close what the other layers leave open to a uid-0 worker: ``prlimit64`` on another
+process (same uid is enough to lower the supervisor's limits; Landlock has no hook there),
+``clone(CLONE_PARENT)`` (a child of the supervisor, outside the worker's tree, left a zombie
+there), System V IPC (segments of every same-uid process, outliving the worker), and, with
+network, ``listen`` on an unbound socket (binds an ephemeral port without bind(2)) and
+``MSG_FASTOPEN`` (connects inside sendto/sendmsg, without connect(2), which is all Landlock's
+TCP rule checks), plus UDP when no granted host needs name resolution.
 
 One filter covers every thread: ``SECCOMP_FILTER_FLAG_TSYNC`` applies it (and no_new_privs)
 to the threads already running, and every later thread and child inherits it, across execve.
@@ -83,7 +92,9 @@ AF_INET: Final = 2
 AF_INET6: Final = 10
 SOCK_RAW: Final = 3
 SOCK_PACKET: Final = 10
+SOCK_DGRAM: Final = 2
 SOCK_TYPE_MASK: Final = 0xF  # the rest of ``type`` is SOCK_NONBLOCK | SOCK_CLOEXEC
+MSG_FASTOPEN: Final = 0x2000_0000
 
 # <linux/sched.h>: every flag that makes clone() create a namespace. The kernel reads only the
 # low 32 bits of clone's flags, so checking that word is complete.
@@ -103,6 +114,8 @@ CLONE_NEW_ANY: Final = (
     | CLONE_NEWPID
     | CLONE_NEWNET
 )
+# The new process becomes a child of the caller's parent: the supervisor.
+CLONE_PARENT: Final = 0x0000_8000
 
 # <linux/personality.h>: the default persona, and the argument that only reads the current one.
 PER_LINUX: Final = 0
@@ -116,6 +129,13 @@ NR_SOCKETPAIR: Final = 53
 NR_CLONE: Final = 56
 NR_CLONE3: Final = 435
 NR_PERSONALITY: Final = 135
+NR_PRLIMIT64: Final = 302
+NR_LISTEN: Final = 50
+NR_SENDTO: Final = 44
+NR_SENDMSG: Final = 46
+NR_SENDMMSG: Final = 307
+# Where each send call takes its flags.
+SEND_FLAGS_ARG: Final = {NR_SENDTO: 3, NR_SENDMSG: 2, NR_SENDMMSG: 3}
 
 # Denied whatever the policy: none is needed by a plugin, each reaches far beyond it.
 ALWAYS_DENIED: Final[tuple[tuple[str, int], ...]] = (
@@ -133,6 +153,19 @@ ALWAYS_DENIED: Final[tuple[tuple[str, int], ...]] = (
     ("perf_event_open", 298),
     ("userfaultfd", 323),
     ("fanotify_init", 300),
+    # System V IPC: objects shared by every same-uid process on the host, outliving the worker
+    ("shmget", 29),
+    ("shmat", 30),
+    ("shmctl", 31),
+    ("shmdt", 67),
+    ("semget", 64),
+    ("semop", 65),
+    ("semctl", 66),
+    ("semtimedop", 220),
+    ("msgget", 68),
+    ("msgsnd", 69),
+    ("msgrcv", 70),
+    ("msgctl", 71),
     # kernel keyrings are shared beyond the process
     ("keyctl", 250),
     ("add_key", 248),
@@ -190,12 +223,15 @@ class SeccompPolicy(msgspec.Struct, frozen=True, kw_only=True):
     sockets; every other family (netlink, packet, vsock, alg...) is always denied.
     ``allow_unix_socketpair``: ``socketpair(AF_UNIX)``, a connected pair that reaches nothing
     outside the process; asyncio needs it to create an event loop (its self-pipe).
+    ``allow_datagrams``: with network, UDP sockets too. Landlock cannot confine UDP to the
+    granted ports, so only name resolution (DNS) justifies them.
     """
 
     allow_exec: bool
     allow_unix_sockets: bool
     allow_network: bool
     allow_unix_socketpair: bool = True
+    allow_datagrams: bool = True
 
 
 class SeccompReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -222,11 +258,14 @@ def build_filter(policy: SeccompPolicy) -> tuple[tuple[BpfInstruction, ...], Sec
         denied += (("socket", NR_SOCKET),)
     if not socketpair_allowed:
         denied += (("socketpair", NR_SOCKETPAIR),)
+    if policy.allow_network:
+        denied += (("listen", NR_LISTEN),)
     conditional = [
         "arch: a system call from any ABI but x86_64 (i386, x32) kills the process",
         "clone3: fails with ENOSYS so libc falls back to clone, whose flags are checked",
-        "clone: flags creating a namespace (CLONE_NEW*) are denied",
+        "clone: flags creating a namespace (CLONE_NEW*) or a sibling (CLONE_PARENT) are denied",
         "personality: only PER_LINUX and the query are allowed",
+        "prlimit64: only on the calling process (pid 0)",
     ]
 
     asm = Assembler()
@@ -241,6 +280,10 @@ def build_filter(policy: SeccompPolicy) -> tuple[tuple[BpfInstruction, ...], Sec
     asm.jump(JUMP_EQ, NR_CLONE3, true="enosys")
     asm.jump(JUMP_EQ, NR_CLONE, true="clone")
     asm.jump(JUMP_EQ, NR_PERSONALITY, true="personality")
+    asm.jump(JUMP_EQ, NR_PRLIMIT64, true="prlimit64")
+    if policy.allow_network:
+        for number in SEND_FLAGS_ARG:
+            asm.jump(JUMP_EQ, number, true=f"send{number}")
     if socket_allowed:
         asm.jump(JUMP_EQ, NR_SOCKET, true="socket")
     if socketpair_allowed:
@@ -249,11 +292,22 @@ def build_filter(policy: SeccompPolicy) -> tuple[tuple[BpfInstruction, ...], Sec
 
     asm.label("clone")
     asm.load(_arg(0))
-    asm.jump(JUMP_SET, CLONE_NEW_ANY, true="deny", false="allow")
+    asm.jump(JUMP_SET, CLONE_NEW_ANY | CLONE_PARENT, true="deny", false="allow")
 
     asm.label("personality")
     asm.load(_arg(0))
     asm.jump_if_any((PER_LINUX, PERSONALITY_QUERY), true="allow", false="deny")
+
+    asm.label("prlimit64")
+    asm.load(_arg(0))
+    asm.jump(JUMP_EQ, 0, true="allow", false="deny")
+
+    if policy.allow_network:
+        conditional.append("sendto, sendmsg, sendmmsg: MSG_FASTOPEN (a connect) is denied")
+        for number, flags in SEND_FLAGS_ARG.items():
+            asm.label(f"send{number}")
+            asm.load(_arg(flags))
+            asm.jump(JUMP_SET, MSG_FASTOPEN, true="deny", false="allow")
 
     if socket_allowed:
         conditional.append(_socket_rule(asm, policy))
@@ -294,9 +348,11 @@ def _socket_rule(asm: Assembler, policy: SeccompPolicy) -> str:
     asm.label("inet")
     asm.load(_arg(1))
     asm.mask(SOCK_TYPE_MASK)
-    asm.jump_if_any((SOCK_RAW, SOCK_PACKET), true="deny", false="allow")
+    refused = (SOCK_RAW, SOCK_PACKET) + (() if policy.allow_datagrams else (SOCK_DGRAM,))
+    asm.jump_if_any(refused, true="deny", false="allow")
     unix = "AF_UNIX, " if policy.allow_unix_sockets else ""
-    return f"socket: only {unix}AF_INET and AF_INET6, and neither SOCK_RAW nor SOCK_PACKET"
+    kinds = "SOCK_RAW, SOCK_PACKET" + ("" if policy.allow_datagrams else ", SOCK_DGRAM")
+    return f"socket: only {unix}AF_INET and AF_INET6, and none of {kinds}"
 
 
 def install_filter(policy: SeccompPolicy) -> SeccompReport:

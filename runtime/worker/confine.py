@@ -15,6 +15,7 @@ started a thread. With ``required`` a layer that cannot be applied fails the sta
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from typing import Final
@@ -116,6 +117,7 @@ def _seccomp(spec: Confinement) -> str:
             allow_exec=spec.subprocess,
             allow_unix_sockets=bool(spec.unix_sockets),
             allow_network=spec.network is not None,
+            allow_datagrams=_resolves_names(spec.network),
         )
     )
     return f"on: {len(report.denied)} syscalls denied, {len(report.conditional)} rules on arguments"
@@ -123,6 +125,20 @@ def _seccomp(spec: Confinement) -> str:
 
 def _network_reads(spec: Confinement) -> tuple[str, ...]:
     return tuple(NETWORK_CLIENT_READ_PATHS) if spec.network is not None else ()
+
+
+def _resolves_names(network: tuple[str, ...] | None) -> bool:
+    """Whether a granted host is a name (or ``*``), which needs DNS, which needs UDP.
+
+    Landlock cannot hold UDP to the granted ports, so a grant of IP addresses only gets none.
+    """
+    for target in network or ():
+        host = target.rpartition(":")[0].strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return True
+    return False
 
 
 def _connect_ports(network: tuple[str, ...] | None) -> tuple[int, ...] | None:

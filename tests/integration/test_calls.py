@@ -88,7 +88,11 @@ async def test_status_reports_per_tool_metrics_and_worker_resources() -> None:
         json.dumps(status)  # the report is plain JSON
         entry = status["plugins"]["echo"]
         assert entry["state"] == "active"
-        assert entry["containment"] in ("cgroup-v1-pids+memory", "cgroup-v1-pids", "subreaper+psutil")
+        assert entry["containment"] in (
+            "cgroup-v1-pids+memory",
+            "cgroup-v1-pids",
+            "subreaper+psutil",
+        )
         assert "runtime.worker" in " ".join(psutil.Process(entry["pid"]).cmdline())
 
         echo, echo_sync = entry["tools"]["echo"], entry["tools"]["echo_sync"]

@@ -13,6 +13,7 @@ from runtime.errors import (
     CallError,
     HydrogenError,
     InvalidParamsError,
+    PermissionDeniedError,
     PluginBusyError,
     PluginCrashedError,
     PluginUnavailableError,
@@ -30,6 +31,7 @@ PUBLIC_API = {
     "ConfigError",
     "ManifestError",
     "ProfileError",
+    "PolicyError",
     "DuplicateToolError",
     "ProtocolError",
     "PluginStartError",
@@ -41,6 +43,7 @@ PUBLIC_API = {
     "PluginBusyError",
     "PluginUnavailableError",
     "ToolFailedError",
+    "PermissionDeniedError",
 }
 
 # Callers (and MCP clients) branch on these strings; they never change once published.
@@ -52,6 +55,7 @@ STABLE_CODES: dict[type[CallError], str] = {
     PluginBusyError: "busy",
     PluginUnavailableError: "unavailable",
     ToolFailedError: "tool_failed",
+    PermissionDeniedError: "denied",
 }
 
 TOOL = "search_docs"
@@ -73,6 +77,14 @@ MAKE: dict[type[CallError], Callable[[], CallError]] = {
     ),
     ToolFailedError: lambda: ToolFailedError(
         tool=TOOL, plugin=PLUGIN, error_type="KeyError", message="'x'"
+    ),
+    PermissionDeniedError: lambda: PermissionDeniedError(
+        tool=TOOL,
+        plugin=PLUGIN,
+        role="analyst",
+        reason="no pattern in roles.analyst.allow matches it",
+        source="policy.yaml",
+        key="roles.analyst.allow",
     ),
 }
 
@@ -232,3 +244,26 @@ def test_plugin_start_error_names_the_plugin_and_is_not_retryable_by_default() -
 
     assert str(error) == "plugin 'rag' failed to start: import failed"
     assert error.retryable is False
+
+
+def test_permission_denied_names_role_tool_plugin_and_the_policy_key_to_change() -> None:
+    error = MAKE[PermissionDeniedError]()
+
+    assert isinstance(error, PermissionDeniedError)
+    assert (error.role, error.key, error.source) == (
+        "analyst",
+        "roles.analyst.allow",
+        "policy.yaml",
+    )
+    assert str(error) == (
+        "permission denied: caller role 'analyst' may not call tool 'search_docs' of plugin "
+        "'rag': no pattern in roles.analyst.allow matches it; "
+        "to change this, edit roles.analyst.allow in policy.yaml"
+    )
+
+
+def test_policy_error_is_a_config_error_naming_path_and_field() -> None:
+    error = errors.PolicyError("policy.yaml", "roles.analyst.alow", "unknown key")
+
+    assert isinstance(error, errors.ConfigError)
+    assert str(error) == "policy policy.yaml: roles.analyst.alow: unknown key"
