@@ -18,8 +18,9 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from runtime.doctor import diagnose
 from runtime.errors import CallError, HydrogenError
-from runtime.host.supervisor import Supervisor
+from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor
 
 __all__ = ["main"]
 
@@ -70,9 +71,15 @@ class _Options:
     plugin_dirs: list[Path]
     policy: Path | None
     audit_log: Path | None
+    allow_degraded: bool | None
 
     def supervisor(self) -> Supervisor:
-        return Supervisor(self.plugin_dirs, policy=self.policy, audit_log=self.audit_log)
+        return Supervisor(
+            self.plugin_dirs,
+            policy=self.policy,
+            audit_log=self.audit_log,
+            allow_degraded=self.allow_degraded,
+        )
 
 
 _CALLER_HELP = "Call as this role of the caller policy (default: its default_role)."
@@ -114,6 +121,13 @@ def _report_problems(sup: Supervisor) -> None:
     metavar="FILE",
     help="Append one JSON line per call to FILE (rotated by size). Default: $HYDROGEN_AUDIT_LOG.",
 )
+@click.option(
+    "--allow-degraded",
+    is_flag=True,
+    default=None,
+    help="Start plugins even where a confinement layer their profile needs is missing here "
+    "(status says which layers are off). Default: $HYDROGEN_ALLOW_DEGRADED, else refuse.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log plugin output at INFO level.")
 @click.option("--log-json", is_flag=True, help="Structured JSON logs on stderr.")
 @click.pass_context
@@ -122,12 +136,13 @@ def cli(
     plugins: tuple[str, ...],
     policy: Path | None,
     audit_log: Path | None,
+    allow_degraded: bool | None,
     verbose: bool,
     log_json: bool,
 ) -> None:
     """Hydrogen: run untrusted tool plugins in confined worker processes."""
     _configure_logging(verbose, log_json)
-    ctx.obj = _Options(_plugin_dirs(plugins), policy, audit_log)
+    ctx.obj = _Options(_plugin_dirs(plugins), policy, audit_log, allow_degraded)
 
 
 @cli.command()
@@ -289,6 +304,39 @@ def _example_params(manifest: dict[str, Any], tool: str) -> dict[str, Any]:
             if examples and isinstance(examples[0], dict):
                 return dict(examples[0])
     return {}
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--profiles",
+    "profiles_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Sandbox profiles to check. Default: $HYDROGEN_PROFILES or ./sandbox_profiles.",
+)
+def doctor(as_json: bool, profiles_dir: Path | None) -> None:
+    """Which confinement layers this machine enforces, and which profiles can run as written.
+
+    Exit status 0 when every layer is in force and every profile is enforceable, else 1.
+    """
+    report = diagnose(profiles_dir or Path(os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES_DIR))
+    if as_json:
+        click.echo(msgspec.json.encode(report).decode())
+    else:
+        layers = Table("layer", "in force", "what it does here", title="Confinement layers")
+        for row in report.layers:
+            mark = "[green]yes[/green]" if row.available else "[red]no[/red]"
+            layers.add_row(row.layer, mark, row.detail)
+        console.print(layers)
+        profiles = Table("profile", "enforceable", "missing", title="Sandbox profiles")
+        for prow in report.profiles:
+            mark = "[green]yes[/green]" if prow.enforceable else "[red]no[/red]"
+            profiles.add_row(prow.profile, mark, ", ".join(prow.missing) or "-")
+        console.print(profiles)
+        for problem in report.problems:
+            err_console.print(f"[yellow]problem:[/yellow] {problem}")
+    raise SystemExit(0 if report.all_in_force else 1)
 
 
 def main() -> None:
