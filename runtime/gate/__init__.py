@@ -1,0 +1,1 @@
+"""The security gate: every check a plugin passes before admission."""
