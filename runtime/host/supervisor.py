@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -167,7 +168,7 @@ class Supervisor:
             finally:
                 # Reached even when the caller is being cancelled and __aexit__ re-raises it.
                 if self._workroot is not None:
-                    shutil.rmtree(self._workroot, ignore_errors=True)
+                    _remove_tree(self._workroot)
                 if self._audit is not None:
                     self._audit.close()
 
@@ -394,3 +395,15 @@ def _open_audit_log(audit_log: Path | str | AuditLog | None) -> AuditLog | None:
 
 def profiles_summary(profiles: dict[str, Profile]) -> list[dict[str, Any]]:
     return [describe(p) for p in profiles.values()]
+
+
+def _remove_tree(root: Path) -> None:
+    """Delete a work root whatever a plugin left in it.
+
+    ``shutil.rmtree`` recurses once per directory level, so a plugin that built a chain deeper
+    than Python's recursion limit would make it raise; ``rm -rf`` has no such limit.
+    """
+    try:
+        shutil.rmtree(root, ignore_errors=True)
+    except RecursionError:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)

@@ -46,10 +46,14 @@ def start_guardian(lifeline_fd: int, cgroups: list[Path]) -> int:
 
 
 def _become_quiet() -> None:
-    """Let go of the protocol socket (fds 0 and 1) so the supervisor's EOF logic is unaffected."""
+    """Let go of the protocol socket (fds 0 and 1) and the stderr pipe (fd 2).
+
+    Holding none of the worker's stdio means the supervisor sees EOF on both exactly when the
+    worker dies, and reads the worker's last stderr line for its crash report.
+    """
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     os.close(devnull)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
