@@ -20,7 +20,10 @@ from rich.table import Table
 
 from runtime.doctor import diagnose
 from runtime.errors import CallError, HydrogenError
+from runtime.gate.gate import Gate, GateConfig, gate_from_environment
+from runtime.gate.verdict import FailOn
 from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor
+from runtime.review import EXIT_GATE_ERROR, review_paths
 
 __all__ = ["main"]
 
@@ -337,6 +340,57 @@ def doctor(as_json: bool, profiles_dir: Path | None) -> None:
         for problem in report.problems:
             err_console.print(f"[yellow]problem:[/yellow] {problem}")
     raise SystemExit(0 if report.all_in_force else 1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "sarif"]),
+    default="table",
+    help="table for people; json for scripts; sarif (2.1.0) for code scanning.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([f.value for f in FailOn]),
+    default=FailOn.ERROR.value,
+    help="The least severe unwaived finding that refuses a plugin.",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Waiver file (findings accepted per plugin, with reason, approver, expiry). "
+    "Default: $HYDROGEN_WAIVERS.",
+)
+@click.option("--no-cache", is_flag=True, help="Re-scan even when the plugin is unchanged.")
+def review(
+    paths: tuple[Path, ...],
+    output_format: str,
+    fail_on: str,
+    waivers: Path | None,
+    no_cache: bool,
+) -> None:
+    """Run the admission gate on plugin folders (or folders of plugins) and give a verdict.
+
+    Exit status: 0 admit, 1 refuse, 2 the gate could not decide.
+    """
+    defaults = gate_from_environment()
+    config = GateConfig(
+        fail_on=FailOn(fail_on),
+        waivers=waivers or defaults.waivers,
+        use_cache=not no_cache,
+    )
+    try:
+        gate = Gate(config)
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(EXIT_GATE_ERROR) from exc
+    status = review_paths(
+        list(paths), gate, output_format=output_format, out=console, err=err_console
+    )
+    raise SystemExit(status)
 
 
 def main() -> None:

@@ -38,6 +38,8 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     findings: tuple[Finding, ...]
     duration_ms: float
     cached: bool
+    # Set when a check could not run: the plugin is refused and `hydrogen review` exits 2.
+    gate_error: str | None = None
 
     @property
     def open_findings(self) -> tuple[Finding, ...]:

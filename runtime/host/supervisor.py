@@ -11,6 +11,7 @@ kills every process any of them started.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -32,6 +33,8 @@ from runtime.errors import (
     InvalidParamsError,
     ToolNotFoundError,
 )
+from runtime.gate.gate import Gate, GateConfig, gate_from_environment
+from runtime.gate.verdict import Decision, Verdict
 from runtime.host.audit import AuditLog, summarize_error, worker_cpu_ns
 from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
@@ -46,6 +49,9 @@ __all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
 DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
 PROFILES_ENV: Final = "HYDROGEN_PROFILES"
 DEGRADED_ENV: Final = "HYDROGEN_ALLOW_DEGRADED"
+GATE_ENV: Final = "HYDROGEN_GATE"
+
+log = logging.getLogger("hydrogen.supervisor")
 POLICY_ENV: Final = "HYDROGEN_POLICY"
 AUDIT_LOG_ENV: Final = "HYDROGEN_AUDIT_LOG"
 
@@ -68,6 +74,7 @@ class Supervisor:
         allow_degraded: bool | None = None,
         policy: Path | str | Policy | None = None,
         audit_log: Path | str | AuditLog | None = None,
+        gate: bool | Gate | GateConfig | None = None,
     ) -> None:
         self._plugin_dirs = [Path(p) for p in plugin_dirs]
         self._profiles_dir = Path(
@@ -85,6 +92,8 @@ class Supervisor:
         self._policy = _load_policy(policy)
         self._audit = _open_audit_log(audit_log)
         self._governed = self._policy is not None or self._audit is not None
+        self._gate = _make_gate(gate)
+        self._verdicts: dict[str, Verdict] = {}
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
         self._problems: list[HydrogenError] = []
@@ -132,6 +141,7 @@ class Supervisor:
             )
             if beyond:
                 runtime.refuse("; ".join(beyond))
+        await self._run_gate()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for runtime in self._plugins.values():
@@ -171,6 +181,31 @@ class Supervisor:
                     _remove_tree(self._workroot)
                 if self._audit is not None:
                     self._audit.close()
+
+    async def _run_gate(self) -> None:
+        """Review every plugin that could start; a refused one never reaches a worker."""
+        if self._gate is None:
+            log.warning(
+                "SECURITY GATE DISABLED: %d plugin(s) admitted without review (gate=False). "
+                "Use this only for plugin development and trusted code.",
+                len(self._plugins),
+            )
+            return
+        gate = self._gate
+        candidates = [r for r in self._plugins.values() if r.state == State.DISCOVERED]
+
+        async def review(runtime: PluginRuntime) -> None:
+            verdict = await gate.review(runtime.manifest)
+            self._verdicts[runtime.name] = verdict
+            if verdict.decision == Decision.REFUSE:
+                runtime.refuse(verdict.refusal_reason())
+                log.warning("plugin %r %s", runtime.name, verdict.refusal_reason())
+            elif verdict.decision == Decision.ADMIT_WITH_WARNINGS:
+                log.warning("plugin %r admitted with warnings: %s", runtime.name, verdict.summary())
+
+        async with anyio.create_task_group() as tg:
+            for runtime in candidates:
+                tg.start_soon(review, runtime)
 
     def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
         for tool in tools:
@@ -316,6 +351,7 @@ class Supervisor:
                 "pid": worker.pid if worker else None,
                 "containment": worker.tree.mechanism if worker else None,
                 "layers": dict(worker.info.layers) if worker and worker.info else None,
+                "gate": _describe_verdict(self._verdicts.get(name)),
                 "resources": self._sample(worker) if worker and worker.pid else None,
                 "tools": {t: m.snapshot() for t, m in runtime.metrics.items()},
             }
@@ -324,6 +360,7 @@ class Supervisor:
             "supervisor": {"pid": os.getpid(), "rss_bytes": psutil.Process().memory_info().rss},
             "plugins": plugins,
             "problems": self.problems,
+            "gate": "on" if self._gate is not None else "DISABLED: plugins run without review",
         }
 
     def _sample(self, worker: Worker) -> dict[str, Any] | None:
@@ -407,3 +444,27 @@ def _remove_tree(root: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
     except RecursionError:
         subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
+
+
+def _make_gate(gate: bool | Gate | GateConfig | None) -> Gate | None:
+    """Gated unless the caller (or ``HYDROGEN_GATE=off``) explicitly says otherwise."""
+    if gate is None:
+        gate = os.environ.get(GATE_ENV, "on").lower() not in ("0", "off", "false", "no")
+    if gate is False:
+        return None
+    if isinstance(gate, Gate):
+        return gate
+    return Gate(gate if isinstance(gate, GateConfig) else gate_from_environment())
+
+
+def _describe_verdict(verdict: Verdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {
+        "decision": str(verdict.decision),
+        "summary": verdict.summary(),
+        "cached": verdict.cached,
+        "duration_ms": round(verdict.duration_ms, 1),
+        "findings": [msgspec.to_builtins(f) for f in verdict.open_findings],
+        "waived": [f.id for f in verdict.findings if f.waived_by is not None],
+    }

@@ -1,0 +1,144 @@
+"""The security gate: run every check on a plugin, consult the cache, apply waivers, decide.
+
+One ``Gate`` serves a supervisor (every plugin before its first start) and ``hydrogen review``.
+Checks are synchronous and CPU-bound (bandit, AST walks) or a subprocess (pip-audit), so
+``review`` runs them in a worker thread; the advisory database is loaded once per process.
+
+Never fail open: a check that raises is itself a finding that refuses the plugin, and the
+``Verdict`` carries ``gate_error`` so ``hydrogen review`` can exit with status 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import anyio
+import msgspec
+
+from runtime.errors import ConfigError
+from runtime.gate.advisories import Advisories, load_advisories
+from runtime.gate.cache import ScanCache
+from runtime.gate.capabilities import scan_capabilities
+from runtime.gate.code import scan_code
+from runtime.gate.deps import audit_requirements, osv_source_revision
+from runtime.gate.findings import Finding, PluginSource, Severity
+from runtime.gate.heuristics import scan_heuristics
+from runtime.gate.verdict import FailOn, Verdict, decide
+from runtime.gate.waivers import Waivers, load_waivers
+from runtime.manifest.model import Manifest
+
+__all__ = ["Gate", "GateConfig", "gate_from_environment"]
+
+log = logging.getLogger("hydrogen.gate")
+
+WAIVERS_ENV: Final = "HYDROGEN_WAIVERS"
+# The repository's own waivers for the bundled plugins, used when none is configured.
+DEFAULT_WAIVERS: Final = Path(__file__).resolve().parents[2] / "waivers.yaml"
+# Part of the cache key: a change to which checks run must not reuse old results.
+SCAN_CONFIG: Final = "bandit+deps+capabilities+heuristics"
+
+Check = Callable[[PluginSource], list[Finding]]
+
+
+class GateConfig(msgspec.Struct, frozen=True, kw_only=True):
+    fail_on: FailOn = FailOn.ERROR
+    waivers: Path | None = None
+    advisory_db: Path | None = None
+    cache_dir: Path | None = None
+    use_cache: bool = True
+
+
+class Gate:
+    def __init__(self, config: GateConfig | None = None) -> None:
+        self.config = config or GateConfig()
+        self._waivers = load_waivers(self.config.waivers) if self.config.waivers else Waivers()
+        self._cache = ScanCache(self.config.cache_dir)
+        self._advisories: Advisories | None = None
+        self._advisory_error: str | None = None
+        self._loaded = False
+
+    def _advisory_db(self) -> Advisories | None:
+        """Loaded on first need; a missing database makes every pin unaudited, never clean."""
+        if not self._loaded:
+            self._loaded = True
+            try:
+                self._advisories = load_advisories(self.config.advisory_db)
+            except ConfigError as exc:
+                self._advisory_error = str(exc)
+                log.warning("no local advisory database: %s", exc)
+        return self._advisories
+
+    async def review(self, manifest: Manifest) -> Verdict:
+        return await anyio.to_thread.run_sync(self.review_sync, manifest)
+
+    def review_sync(self, manifest: Manifest) -> Verdict:
+        started = time.perf_counter()
+        source = PluginSource.from_manifest(manifest)
+        needs_audit = bool(manifest.requirements) or (source.root / "requirements.txt").is_file()
+        advisories = self._advisory_db() if needs_audit else self._advisories
+        revision = osv_source_revision(advisories)
+        key = self._cache.key(source.root, config=SCAN_CONFIG, advisory_revision=revision)
+        findings = self._cache.get(key) if self.config.use_cache else None
+        cached = findings is not None
+        gate_error = None
+        if findings is None:
+            findings, gate_error = self._scan(source, advisories)
+            if gate_error is None:
+                self._cache.put(key, findings)
+        verdict = decide(
+            plugin=manifest.name,
+            version=manifest.version,
+            path=str(source.root),
+            findings=findings,
+            waivers=self._waivers.for_plugin(manifest.name),
+            fail_on=self.config.fail_on,
+            today=dt.date.today(),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            cached=cached,
+        )
+        return msgspec.structs.replace(verdict, gate_error=gate_error)
+
+    def _scan(
+        self, source: PluginSource, advisories: Advisories | None
+    ) -> tuple[list[Finding], str | None]:
+        checks: list[tuple[str, Check]] = [
+            ("bandit", scan_code),
+            ("capability", scan_capabilities),
+            ("heuristics", scan_heuristics),
+            ("deps", lambda s: audit_requirements(s, advisories=advisories)),
+        ]
+        findings: list[Finding] = []
+        errors: list[str] = []
+        for name, check in checks:
+            try:
+                findings.extend(check(source))
+            except Exception as exc:
+                log.error(
+                    "gate check %s failed on %s:\n%s", name, source.root, traceback.format_exc()
+                )
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                findings.append(
+                    Finding(
+                        id=f"gate:check-failed:{name}",
+                        scanner="gate",
+                        severity=Severity.ERROR,
+                        message=f"the {name} check could not run: {type(exc).__name__}: {exc}",
+                        hint="the plugin is refused until every check has run; see the log",
+                    )
+                )
+        return findings, "; ".join(errors) or None
+
+
+def gate_from_environment() -> GateConfig:
+    """Defaults an operator sets without code: ``HYDROGEN_WAIVERS`` names the waiver file."""
+    waivers = os.environ.get(WAIVERS_ENV)
+    if waivers:
+        return GateConfig(waivers=Path(waivers))
+    return GateConfig(waivers=DEFAULT_WAIVERS if DEFAULT_WAIVERS.is_file() else None)
