@@ -75,6 +75,7 @@ class _Options:
     policy: Path | None
     audit_log: Path | None
     allow_degraded: bool | None
+    no_gate: bool
 
     def supervisor(self) -> Supervisor:
         return Supervisor(
@@ -82,6 +83,8 @@ class _Options:
             policy=self.policy,
             audit_log=self.audit_log,
             allow_degraded=self.allow_degraded,
+            # None leaves the choice to $HYDROGEN_GATE (default: gated).
+            gate=False if self.no_gate else None,
         )
 
 
@@ -131,6 +134,12 @@ def _report_problems(sup: Supervisor) -> None:
     help="Start plugins even where a confinement layer their profile needs is missing here "
     "(status says which layers are off). Default: $HYDROGEN_ALLOW_DEGRADED, else refuse.",
 )
+@click.option(
+    "--no-gate",
+    is_flag=True,
+    help="Admit plugins WITHOUT the security gate (plugin development, trusted code only). "
+    "Logged loudly and shown in status.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log plugin output at INFO level.")
 @click.option("--log-json", is_flag=True, help="Structured JSON logs on stderr.")
 @click.pass_context
@@ -140,12 +149,13 @@ def cli(
     policy: Path | None,
     audit_log: Path | None,
     allow_degraded: bool | None,
+    no_gate: bool,
     verbose: bool,
     log_json: bool,
 ) -> None:
     """Hydrogen: run untrusted tool plugins in confined worker processes."""
     _configure_logging(verbose, log_json)
-    ctx.obj = _Options(_plugin_dirs(plugins), policy, audit_log, allow_degraded)
+    ctx.obj = _Options(_plugin_dirs(plugins), policy, audit_log, allow_degraded, no_gate)
 
 
 @cli.command()
