@@ -253,15 +253,7 @@ class Supervisor:
         if runtime is None:
             raise ToolNotFoundError(tool, list(self._routes))
         arguments = _check_arguments(runtime, tool, params, timeout)
-        metrics = runtime.metrics[tool]
-        started = time.perf_counter()
-        try:
-            result = await runtime.call(tool, arguments, timeout, on_progress)
-        except CallError as exc:
-            metrics.record(time.perf_counter() - started, exc.code)
-            raise
-        metrics.record(time.perf_counter() - started, None)
-        return result
+        return await _measured_call(runtime, tool, arguments, timeout, on_progress)
 
     async def _call_governed(
         self,
@@ -288,16 +280,8 @@ class Supervisor:
             arguments = _check_arguments(runtime, tool, params, timeout)
             if audit is not None:
                 pid, cpu_ns = _sample_start(runtime)
-            metrics = runtime.metrics[tool]
             dispatched = True
-            sent = time.perf_counter()
-            try:
-                result = await runtime.call(tool, arguments, timeout, on_progress)
-            except CallError as exc:
-                metrics.record(time.perf_counter() - sent, exc.code)
-                raise
-            metrics.record(time.perf_counter() - sent, None)
-            return result
+            return await _measured_call(runtime, tool, arguments, timeout, on_progress)
         except CallError as exc:
             outcome, error = exc.code, summarize_error(exc)
             raise
@@ -468,3 +452,22 @@ def _describe_verdict(verdict: Verdict | None) -> dict[str, Any] | None:
         "findings": [msgspec.to_builtins(f) for f in verdict.open_findings],
         "waived": [f.id for f in verdict.findings if f.waived_by is not None],
     }
+
+
+async def _measured_call(
+    runtime: PluginRuntime,
+    tool: str,
+    arguments: dict[str, Any],
+    timeout: float | None,
+    on_progress: ProgressCallback | None,
+) -> dict[str, Any]:
+    """Dispatch one call and record its latency and outcome in the tool's metrics."""
+    metrics = runtime.metrics[tool]
+    started = time.perf_counter()
+    try:
+        result = await runtime.call(tool, arguments, timeout, on_progress)
+    except CallError as exc:
+        metrics.record(time.perf_counter() - started, exc.code)
+        raise
+    metrics.record(time.perf_counter() - started, None)
+    return result
