@@ -155,6 +155,23 @@ ALWAYS_DENIED: Final[tuple[tuple[str, int], ...]] = (
     ("fanotify_init", 300),
     # Landlock does not check watches: a plugin would learn when files it may not read change
     ("inotify_add_watch", 254),
+    # Landlock (ABI 7) does not check metadata changes, and a uid-0 worker owns every root file:
+    # without these a plugin could make a binary setuid, hand a file to another user, or grant
+    # file capabilities through security.* extended attributes, on any path it can name.
+    ("chmod", 90),
+    ("fchmod", 91),
+    ("fchmodat", 268),
+    ("fchmodat2", 452),
+    ("chown", 92),
+    ("fchown", 93),
+    ("lchown", 94),
+    ("fchownat", 260),
+    ("setxattr", 188),
+    ("lsetxattr", 189),
+    ("fsetxattr", 190),
+    ("removexattr", 197),
+    ("lremovexattr", 198),
+    ("fremovexattr", 199),
     # System V IPC: objects shared by every same-uid process on the host, outliving the worker
     ("shmget", 29),
     ("shmat", 30),
