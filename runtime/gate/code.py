@@ -106,7 +106,7 @@ def scan_code(source: PluginSource) -> list[Finding]:
         skipped: list[tuple[str, str]] = manager.get_skipped()
     findings = [_issue_finding(issue, by_path.get(issue.fname, issue.fname)) for issue in issues]
     findings += [_unparsable(source.root, by_path.get(path, path), why) for path, why in skipped]
-    findings += [_error_finding(match, by_path) for match in errors]
+    findings += _error_findings(errors, by_path)
     return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.id))
 
 
@@ -147,12 +147,14 @@ def _unparsable(root: Path, rel: str, why: str) -> Finding:
         line, why = exc.lineno, f"{exc.msg}"
     except (ValueError, OSError) as exc:
         why = str(exc)
+    except RecursionError:
+        why = "nested too deeply to parse"
     where = f"{rel}:{line}" if line else rel
     return Finding(
         id="code:unparsable",
         scanner="code",
         severity=Severity.ERROR,
-        message=f"{where}: bandit cannot parse this file ({why}); code the gate cannot read "
+        message=f"{where}: bandit cannot read this file ({why}); code the gate cannot read "
         "is code it has not checked, so admission is blocked",
         hint="make the file valid Python for the interpreter the worker runs, or remove it",
         file=rel,
@@ -160,20 +162,30 @@ def _unparsable(root: Path, rel: str, why: str) -> Finding:
     )
 
 
-def _error_finding(match: re.Match[str], by_path: dict[str, str]) -> Finding:
-    rel = by_path.get(match["file"], match["file"])
-    line = int(match["line"]) or None
-    return Finding(
-        id="code:bandit-error",
-        scanner="code",
-        severity=Severity.ERROR,
-        message=f"{rel}:{line}: bandit's check {match['test']} crashed on this file, so the "
-        "file was not fully checked",
-        hint="simplify the code at this line, or have an operator review it and waive "
-        "code:bandit-error",
-        file=rel,
-        line=line,
-    )
+def _error_findings(errors: list[re.Match[str]], by_path: dict[str, str]) -> list[Finding]:
+    """One finding per check and file; a check that crashes once usually crashes on every node."""
+    lines: dict[tuple[str, str], list[int]] = {}
+    for match in errors:
+        rel = by_path.get(match["file"], match["file"])
+        lines.setdefault((rel, match["test"]), []).append(int(match["line"]))
+    findings = []
+    for (rel, test), found in lines.items():
+        first, *rest = sorted(set(found))
+        more = f"; also at {len(rest)} more line(s)" if rest else ""
+        findings.append(
+            Finding(
+                id="code:bandit-error",
+                scanner="code",
+                severity=Severity.ERROR,
+                message=f"{rel}:{first}: bandit's check {test} crashed on this file, so the "
+                f"file was not fully checked{more}",
+                hint="simplify the code at this line, or have an operator review the file and "
+                "waive code:bandit-error",
+                file=rel,
+                line=first or None,
+            )
+        )
+    return findings
 
 
 class _Collector(logging.Handler):

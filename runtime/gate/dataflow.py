@@ -27,8 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from runtime.gate.capabilities import ALWAYS_SET_ENV, Use, classify, find_uses
+from runtime.gate.capabilities import ALWAYS_SET_ENV
 from runtime.gate.pyscan import Module, Project
+from runtime.gate.rules import classify
+from runtime.gate.uses import Use, find_uses
 
 __all__ = ["DECODERS", "EXEC_SINKS", "Flow", "analyse_module"]
 
@@ -52,6 +54,8 @@ SENSITIVE_PATH: Final = re.compile(
 _MUTATORS: Final = frozenset({"append", "extend", "update", "add", "insert", "write", "put"})
 _WRITES: Final = frozenset({"write", "write_bytes", "write_text", "writelines"})
 MAX_ROUNDS: Final = 8
+# f(g(h(...))) through this module's own functions: deeper nesting adds no labels.
+MAX_CALL_NESTING: Final = 32
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,6 @@ class Flow:
     rule: str  # exec-decoded, download-exec, exfiltration
     line: int
     message: str
-    flowed: bool  # True: data flow seen; False: only both ends in one function
 
 
 @dataclass
@@ -91,7 +94,7 @@ class _Scope:
 
 
 def _walk(scope: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of one scope: nested defs and classes are left out, lambdas are in."""
+    """Nodes of one scope: nested functions are left out; lambdas and class bodies are in."""
     stack = list(ast.iter_child_nodes(scope))
     while stack:
         node = stack.pop()
@@ -143,6 +146,7 @@ class _Analysis:
         self._bound: dict[int, list[tuple[list[str], ast.AST]]] = {}
         self._shapes: dict[int, _Shape] = {}
         self._nodes: dict[int, list[ast.AST]] = {}
+        self._depth = 0
         self._arguments: dict[int, ast.Tuple] = {}
 
     def worth_analysing(self) -> bool:
@@ -214,14 +218,18 @@ class _Analysis:
 
     def _summary_labels(self, call: ast.Call, scope: _Scope) -> set[str]:
         summary = self._summary_for(call, self.qualname(call.func))
-        if summary is None:
+        if summary is None or self._depth > MAX_CALL_NESTING:
             return set()
         result = {label for label in summary.returns if not label.startswith("param:")}
         for label in result:
             _note(scope.sources, label, summary.origins.get(label, (call.lineno, "a call")))
-        for param, arg in self._bind(call, summary):
-            if f"param:{param}" in summary.returns:
-                result |= self.labels(arg, scope)
+        self._depth += 1
+        try:
+            for param, arg in self._bind(call, summary):
+                if f"param:{param}" in summary.returns:
+                    result |= self.labels(arg, scope)
+        finally:
+            self._depth -= 1
         return result
 
     @staticmethod
@@ -303,7 +311,7 @@ class _Analysis:
                 and node.func.attr in _MUTATORS
                 and (root := _root(node.func.value)) is not None
             ):
-                yield [root], _arguments(node)
+                yield [root], self.arguments(node)
 
     def summarise(self) -> None:
         for _ in range(MAX_ROUNDS):
@@ -318,7 +326,7 @@ class _Analysis:
                             summary.returns |= self.labels(ret.value, scope)
                     for label, origin in scope.sources.items():
                         summary.origins.setdefault(label, origin)
-                    self._check(scope, summary, report=False)
+                    self.check(scope, summary, report=False)
                 self.summaries[name] = summary
             after = {k: (v.returns, v.sinks) for k, v in self.summaries.items()}
             if after == before:
@@ -326,7 +334,8 @@ class _Analysis:
 
     # -- sinks ------------------------------------------------------------------------------
 
-    def _check(self, scope: _Scope, summary: _Summary | None, *, report: bool) -> None:
+    def check(self, scope: _Scope, summary: _Summary | None, *, report: bool) -> None:
+        """Find the sinks of one scope: record them in ``summary``, report flows if asked."""
         facts: dict[str, int] = {}
         for node in self.nodes(scope.node):
             if not isinstance(node, ast.Call):
@@ -389,7 +398,7 @@ class _Analysis:
         for (kind, label), rule in rules.items():
             if kind == sink and label in labels:
                 line, what = scope.sources.get(label, (node.lineno, "?"))
-                self.flows.append(Flow(rule, node.lineno, _describe(rule, what, line), True))
+                self.flows.append(Flow(rule, node.lineno, _describe(rule, what, line)))
 
     def _co_occurrence(self, scope: _Scope, facts: dict[str, int]) -> None:
         secret = self._secret_read(scope.node)
@@ -398,19 +407,19 @@ class _Analysis:
                 f"reads secrets ({secret[1]}, line {secret[0]}) and uses the network "
                 f"(line {facts['net']}) in one function"
             )
-            self.flows.append(Flow("exfiltration", secret[0], message, False))
+            self.flows.append(Flow("exfiltration", secret[0], message))
         if "net" in facts and "exec" in facts:
             message = (
                 f"downloads (line {facts['net']}) and runs code (line {facts['exec']}) "
                 "in one function"
             )
-            self.flows.append(Flow("download-exec", facts["exec"], message, False))
+            self.flows.append(Flow("download-exec", facts["exec"], message))
         if "net-write" in facts and "chmod" in facts:
             message = (
                 f"writes downloaded data to a file (line {facts['net-write']}) and changes "
                 f"file modes (line {facts['chmod']}) in one function"
             )
-            self.flows.append(Flow("download-exec", facts["net-write"], message, False))
+            self.flows.append(Flow("download-exec", facts["net-write"], message))
 
     def _secret_read(self, scope: ast.AST) -> tuple[int, str] | None:
         """The first secret this scope reads: environment, or a credential path."""
@@ -478,5 +487,5 @@ def analyse_module(project: Project, module: Module, declared_env: frozenset[str
     analysis.summarise()
     for node in [module.tree, *(d for defs in analysis.functions.values() for d in defs)]:
         scope = analysis.run_scope(node)
-        analysis._check(scope, None, report=True)
+        analysis.check(scope, None, report=True)
     return sorted(analysis.flows, key=lambda f: (f.line, f.rule))

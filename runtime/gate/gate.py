@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -63,16 +64,22 @@ class Gate:
         self._advisories: Advisories | None = None
         self._advisory_error: str | None = None
         self._loaded = False
+        self._load_lock = threading.Lock()
 
     def _advisory_db(self) -> Advisories | None:
-        """Loaded on first need; a missing database makes every pin unaudited, never clean."""
-        if not self._loaded:
-            self._loaded = True
-            try:
-                self._advisories = load_advisories(self.config.advisory_db)
-            except ConfigError as exc:
-                self._advisory_error = str(exc)
-                log.warning("no local advisory database: %s", exc)
+        """Loaded on first need; a missing database makes every pin unaudited, never clean.
+
+        Reviews run concurrently in threads, so the first load is done under a lock: no review
+        may see "not loaded yet" as "no database".
+        """
+        with self._load_lock:
+            if not self._loaded:
+                try:
+                    self._advisories = load_advisories(self.config.advisory_db)
+                except ConfigError as exc:
+                    self._advisory_error = str(exc)
+                    log.warning("no local advisory database: %s", exc)
+                self._loaded = True
         return self._advisories
 
     async def review(self, manifest: Manifest) -> Verdict:
@@ -82,8 +89,10 @@ class Gate:
         started = time.perf_counter()
         source = PluginSource.from_manifest(manifest)
         needs_audit = bool(manifest.requirements) or (source.root / "requirements.txt").is_file()
-        advisories = self._advisory_db() if needs_audit else self._advisories
-        revision = osv_source_revision(advisories)
+        # Without requirements the advisory source cannot change the result: keep it out of the
+        # key, so loading the database for another plugin does not invalidate this one's entry.
+        advisories = self._advisory_db() if needs_audit else None
+        revision = osv_source_revision(advisories) if needs_audit else "no-requirements"
         key = self._cache.key(source.root, config=SCAN_CONFIG, advisory_revision=revision)
         findings = self._cache.get(key) if self.config.use_cache else None
         cached = findings is not None

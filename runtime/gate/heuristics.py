@@ -29,10 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from runtime.gate.capabilities import SENSITIVE_MODULES
 from runtime.gate.dataflow import DECODERS, analyse_module
 from runtime.gate.findings import Finding, PluginSource, Severity
-from runtime.gate.pyscan import DYNAMIC_IMPORTS, Module, Project, fold
+from runtime.gate.fold import fold
+from runtime.gate.pyscan import DYNAMIC_IMPORTS, Module, Project
+from runtime.gate.rules import SENSITIVE_MODULES
 
 __all__ = ["scan_heuristics"]
 
@@ -198,6 +199,11 @@ def _blobs(module: Module) -> Iterator[Finding]:
             continue
         value: str | bytes | None = None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            # Fold a whole chain once, from its outermost "+"; its inner "+" are the same chain.
+            spine = node.left
+            while isinstance(spine, ast.BinOp) and isinstance(spine.op, ast.Add):
+                inside.add(id(spine))
+                spine = spine.left
             value = fold(node)
             if value is not None:
                 inside.update(id(n) for n in ast.walk(node))

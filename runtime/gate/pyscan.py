@@ -11,30 +11,27 @@ plugin's own modules (relative, or absolute ones that name a file in the plugin 
 the worker puts first on ``sys.path``) are followed, so re-exporting ``subprocess`` through a
 helper module does not hide it. Standard-library names always mean the standard library.
 
-``fold`` evaluates the constant string expressions obfuscators use (concatenation, ``chr``,
-reversal, ``"".join``, base64 and hex of constants) without running any plugin code.
+Names passed as strings (``__import__``, ``getattr``, ``sys.modules[...]``) are read through
+``runtime.gate.fold``, so ``__import__("o" + "s")`` is ``os`` too.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
-import binascii
 import builtins
-import codecs
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from runtime.gate.findings import PluginSource
+from runtime.gate.fold import fold
 
 __all__ = [
     "Local",
     "Module",
     "Project",
-    "fold",
     "is_test_file",
     "scope_nodes",
 ]
@@ -42,13 +39,16 @@ __all__ = [
 BUILTIN_NAMES: Final = frozenset(dir(builtins))
 # Low-level twins that expose the same calls; a scan keyed on "os" must see them as "os".
 CANONICAL_MODULES: Final = {"posix": "os", "_socket": "socket", "nt": "os"}
-# Resolution and folding are recursive over attacker-written code: bound both.
+# Resolution recurses over attacker-written code (alias chains, re-exports): bound it.
 MAX_DEPTH: Final = 24
-MAX_FOLDED: Final = 65536
 DYNAMIC_IMPORTS: Final = frozenset(
     {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
 _SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_NAMED_BINDERS: Final = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs,
+    ast.MatchStar,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class Project:
         for rel in source.python_files:
             try:
                 tree = ast.parse((source.root / rel).read_bytes(), filename=rel)
-            except (SyntaxError, ValueError, OSError):
+            except (SyntaxError, ValueError, OSError, RecursionError):
                 self.unparsable.append(rel)  # runtime.gate.code reports these
                 continue
             name, package = _module_name(rel)
@@ -289,8 +289,11 @@ def _index(project: Project, module: Module) -> None:
             stores[node.id] += 1
         elif isinstance(node, ast.arg):
             stores[node.arg] += 1
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            stores[node.name] += 1
+        elif isinstance(node, _NAMED_BINDERS):
+            if node.name:
+                stores[node.name] += 1
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            stores.update(dict.fromkeys(node.names, 2))  # rebound elsewhere: never an alias
         if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
@@ -308,7 +311,7 @@ def _index(project: Project, module: Module) -> None:
         for name, value in single.items()
         if stores[name] == 1 and name not in module.imports
     }
-    _mark_shadowed(module.tree, frozenset(), module.shadowed)
+    _mark_shadowed(module.tree, module.shadowed)
 
 
 def _bound_in(scope: ast.AST) -> set[str]:
@@ -333,174 +336,14 @@ def _bound_in(scope: ast.AST) -> set[str]:
     return names - declared_global
 
 
-def _mark_shadowed(scope: ast.AST, outer: frozenset[str], out: set[int]) -> None:
-    bound = outer | (_bound_in(scope) & BUILTIN_NAMES)
-    for node in scope_nodes(scope):
-        if isinstance(node, ast.Name) and node.id in bound:
-            out.add(id(node))
-        elif isinstance(node, _SCOPES):
-            _mark_shadowed(node, bound, out)
-
-
-# -- constant folding -----------------------------------------------------------------------
-
-
-def fold(expr: ast.expr, depth: int = 0) -> str | None:
-    """The constant string ``expr`` always evaluates to, or None. Never runs plugin code."""
-    value = _fold(expr, depth)
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    return value
-
-
-def _fold(expr: ast.expr, depth: int) -> str | bytes | None:
-    if depth > MAX_DEPTH:
-        return None
-    if isinstance(expr, ast.Constant):
-        return expr.value if isinstance(expr.value, str | bytes) else None
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
-        left, right = _fold(expr.left, depth + 1), _fold(expr.right, depth + 1)
-        if isinstance(left, str) and isinstance(right, str):
-            return _capped(left + right)
-        if isinstance(left, bytes) and isinstance(right, bytes):
-            return _capped(left + right)
-        return None
-    if isinstance(expr, ast.JoinedStr):
-        parts = [_fold_part(v, depth + 1) for v in expr.values]
-        if all(isinstance(p, str) for p in parts):
-            return _capped("".join(p for p in parts if isinstance(p, str)))
-        return None
-    if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Slice):
-        inner = _fold(expr.value, depth + 1)
-        step = expr.slice.step
-        reversed_whole = (
-            expr.slice.lower is None
-            and expr.slice.upper is None
-            and isinstance(step, ast.UnaryOp)
-            and isinstance(step.op, ast.USub)
-            and isinstance(step.operand, ast.Constant)
-            and step.operand.value == 1
-        )
-        return inner[::-1] if inner is not None and reversed_whole else None
-    if isinstance(expr, ast.Call):
-        return _fold_call(expr, depth)
-    return None
-
-
-def _fold_part(value: ast.expr, depth: int) -> str | bytes | None:
-    if not isinstance(value, ast.FormattedValue):
-        return _fold(value, depth)
-    if value.conversion != -1 or value.format_spec is not None:
-        return None
-    return _fold(value.value, depth)
-
-
-def _capped(value: str | bytes) -> str | bytes | None:
-    return value if len(value) <= MAX_FOLDED else None
-
-
-def _fold_call(call: ast.Call, depth: int) -> str | bytes | None:
-    func, args = call.func, call.args
-    name = func.id if isinstance(func, ast.Name) else None
-    attr = func.attr if isinstance(func, ast.Attribute) else None
-    if name == "chr" and len(args) == 1:
-        value = args[0]
-        if isinstance(value, ast.Constant) and isinstance(value.value, int):
-            return chr(value.value) if 0 <= value.value < 0x110000 else None
-        return None
-    if attr == "join" and len(args) == 1 and isinstance(func, ast.Attribute):
-        sep = _fold(func.value, depth + 1)
-        items = _fold_items(args[0], depth)
-        if isinstance(sep, str) and items is not None:
-            return _capped(sep.join(items))
-        return None
-    if attr == "decode" and isinstance(func, ast.Attribute):
-        raw = _fold(func.value, depth + 1)
-        if isinstance(raw, bytes):
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return raw.decode("latin-1")
-        if len(args) == 2:  # codecs.decode(data, "rot13")
-            data, encoding = _fold(args[0], depth + 1), _fold(args[1], depth + 1)
-            if isinstance(data, str) and encoding in ("rot13", "rot_13"):
-                return codecs.decode(data, "rot13")
-        return None
-    if len(args) != 1 or attr is None:
-        return None
-    data = _fold(args[0], depth + 1)
-    if data is None:
-        return None
-    try:
-        if attr == "fromhex" and isinstance(data, str):
-            return bytes.fromhex(data)
-        raw = data.encode("latin-1") if isinstance(data, str) else data
-        if attr in _BASE64:
-            return _BASE64[attr](raw)
-        if attr in ("unhexlify", "a2b_hex"):
-            return binascii.unhexlify(raw)
-    except (ValueError, TypeError, binascii.Error):
-        return None
-    return None
-
-
-def _fold_items(expr: ast.expr, depth: int) -> list[str] | None:
-    """Items of a constant list/tuple, a generator of chr() over constants, or map(chr, ...)."""
-    if isinstance(expr, ast.List | ast.Tuple):
-        items = [_fold(e, depth + 1) for e in expr.elts]
-        return [i for i in items if isinstance(i, str)] if all(
-            isinstance(i, str) for i in items
-        ) else None  # fmt: skip
-    numbers: list[int] | None = None
-    if isinstance(expr, ast.GeneratorExp | ast.ListComp) and len(expr.generators) == 1:
-        gen = expr.generators[0]
-        elt = expr.elt
-        if (
-            isinstance(elt, ast.Call)
-            and isinstance(elt.func, ast.Name)
-            and elt.func.id == "chr"
-            and len(elt.args) == 1
-            and isinstance(elt.args[0], ast.Name)
-            and isinstance(gen.target, ast.Name)
-            and elt.args[0].id == gen.target.id
-            and not gen.ifs
-        ):
-            numbers = _int_items(gen.iter)
-    elif (
-        isinstance(expr, ast.Call)
-        and isinstance(expr.func, ast.Name)
-        and expr.func.id == "map"
-        and len(expr.args) == 2
-        and isinstance(expr.args[0], ast.Name)
-        and expr.args[0].id == "chr"
-    ):
-        numbers = _int_items(expr.args[1])
-    if numbers is None or not all(0 <= n < 0x110000 for n in numbers):
-        return None
-    return [chr(n) for n in numbers]
-
-
-def _int_items(expr: ast.expr) -> list[int] | None:
-    if not isinstance(expr, ast.List | ast.Tuple):
-        return None
-    values: list[int] = []
-    for elt in expr.elts:
-        if not isinstance(elt, ast.Constant) or not isinstance(elt.value, int):
-            return None
-        if isinstance(elt.value, bool):
-            return None
-        values.append(elt.value)
-    return values
-
-
-_BASE64: Final[dict[str, Callable[[bytes], bytes]]] = {
-    "b64decode": base64.b64decode,
-    "standard_b64decode": base64.standard_b64decode,
-    "urlsafe_b64decode": base64.urlsafe_b64decode,
-    "b32decode": base64.b32decode,
-    "b16decode": base64.b16decode,
-    "decodebytes": base64.decodebytes,
-}
+def _mark_shadowed(tree: ast.Module, out: set[int]) -> None:
+    """Record the builtin names a local binding hides, scope by scope (lambdas nest deep)."""
+    todo: list[tuple[ast.AST, frozenset[str]]] = [(tree, frozenset())]
+    while todo:
+        scope, outer = todo.pop()
+        bound = outer | (_bound_in(scope) & BUILTIN_NAMES)
+        for node in scope_nodes(scope):
+            if isinstance(node, ast.Name) and node.id in bound:
+                out.add(id(node))
+            elif isinstance(node, _SCOPES):
+                todo.append((node, bound))

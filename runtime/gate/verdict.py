@@ -62,7 +62,7 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
         blocking = [f for f in self.open_findings if f.severity == Severity.ERROR] or list(
             self.open_findings
         )
-        shown = "; ".join(f"{f.id} at {f.file}:{f.line}" if f.file else f.id for f in blocking[:5])
+        shown = "; ".join(f"{f.id} at {_where(f)}" if f.file else f.id for f in blocking[:5])
         more = f" (+{len(blocking) - 5} more)" if len(blocking) > 5 else ""
         return f"refused by the security gate: {shown}{more}; run `hydrogen review {self.path}`"
 
@@ -120,3 +120,7 @@ def decide(
         duration_ms=duration_ms,
         cached=cached,
     )
+
+
+def _where(finding: Finding) -> str:
+    return f"{finding.file}:{finding.line}" if finding.line is not None else str(finding.file)

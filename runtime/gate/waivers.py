@@ -32,7 +32,8 @@ WAIVER_KEYS: Final = frozenset({"plugin", "finding", "reason", "approver", "expi
 class WaiverError(ConfigError):
     def __init__(self, path: Path, field: str, reason: str) -> None:
         self.path, self.field, self.reason = path, field, reason
-        super().__init__(f"waiver file {path}: {field}: {reason}")
+        where = f"{path}: {field}" if field else str(path)
+        super().__init__(f"waiver file {where}: {reason}")
 
 
 class Waiver(msgspec.Struct, frozen=True):

@@ -8,16 +8,20 @@ listed tool or from ``get_tools()``; hooks and ``execute`` may be sync or async.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import inspect
 import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.to_thread
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = ["LoadError", "LoadedPlugin", "LoadedTool", "load_plugin"]
 
@@ -75,12 +79,47 @@ async def run_maybe_async(
     return result
 
 
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles plugin modules from their source, never from a shipped ``__pycache__``.
+
+    The gate reviews the source; a forged ``.pyc`` with a matching header would otherwise run in
+    its place. Nothing is written back either: the plugin folder is read-only in the sandbox.
+    """
+
+    def get_data(self, path: str) -> bytes:
+        if path.endswith(tuple(importlib.machinery.BYTECODE_SUFFIXES)):
+            raise OSError(f"bytecode of plugin code is never loaded: {path}")
+        return super().get_data(path)
+
+    def set_data(self, path: str, data: Buffer, *, _mode: int = 0o666) -> None:
+        return None
+
+
+def _source_only_under(root: Path) -> Callable[[str], Any]:
+    """A path hook: inside the plugin folder only ``.py`` sources import (no bytecode, no .so)."""
+    prefix = str(root)
+
+    def hook(path: str) -> Any:
+        if path != prefix and not path.startswith(prefix + "/"):
+            raise ImportError("not a plugin path")
+        return importlib.machinery.FileFinder(
+            path, (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES)
+        )
+
+    return hook
+
+
 def _import_package(plugin: str, root: Path) -> Any:
     """Import ``root/__init__.py`` as a private package; its own modules resolve from ``root``."""
     init = root / "__init__.py"
     module_name = PACKAGE_PREFIX + _UNSAFE_MODULE_CHARS.sub("_", plugin)
+    sys.path_hooks.insert(0, _source_only_under(root))
+    sys.path_importer_cache.clear()
     spec = importlib.util.spec_from_file_location(
-        module_name, init, submodule_search_locations=[str(root)]
+        module_name,
+        init,
+        loader=_SourceOnlyLoader(module_name, str(init)),
+        submodule_search_locations=[str(root)],
     )
     if spec is None or spec.loader is None:
         raise LoadError(f"cannot import {init}")

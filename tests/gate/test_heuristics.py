@@ -320,3 +320,12 @@ def test_symlink_out_of_the_plugin_folder_is_refused(tmp_path: Path) -> None:
         ("heuristics:symlink", "passwd", ERROR),
         ("heuristics:symlink", "etc", ERROR),
     }
+
+
+def test_deeply_nested_valid_code_does_not_exhaust_the_stack(tmp_path: Path) -> None:
+    code = (
+        "x = " + " + ".join(["'QUJD'"] * 2000) + "\n"
+        "f = " + "lambda: " * 1000 + "0\n"
+        "import base64\nexec(base64.b64decode('cHJpbnQoMSk='))\n"
+    )
+    assert scan(tmp_path, code) == {("heuristics:exec-decoded", 4)}
