@@ -325,7 +325,7 @@ def _vulnerable(pin: Pin, vuln: _Vuln) -> Finding:
     version = Version(pin.version)
     fixes = sorted({v for v in vuln.fix_versions if parse_version(v) is not None}, key=Version)
     upgrade = next((v for v in fixes if Version(v) > version), None)
-    aliases = f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""
+    aliases = f" ({', '.join(sorted(vuln.aliases))})" if vuln.aliases else ""
     description = " ".join(vuln.description.split())
     if len(description) > DESCRIPTION_CHARS:
         description = description[: DESCRIPTION_CHARS - 3].rstrip() + "..."
