@@ -20,6 +20,7 @@ from rich.table import Table
 
 from runtime.doctor import diagnose
 from runtime.errors import CallError, HydrogenError
+from runtime.gate.advisories import import_export
 from runtime.gate.gate import Gate, GateConfig, gate_from_environment
 from runtime.gate.verdict import FailOn
 from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor
@@ -401,6 +402,31 @@ def review(
         list(paths), gate, output_format=output_format, out=console, err=err_console
     )
     raise SystemExit(status)
+
+
+@cli.command("import-advisories")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to install it. Default: ~/.local/share/hydrogen/advisory-db, which the gate "
+    "uses when $HYDROGEN_ADVISORY_DB is not set.",
+)
+def import_advisories(source: Path, dest: Path | None) -> None:
+    """Install a newer OSV advisory export (a directory, or a zip such as OSV's all.zip).
+
+    Every record is parsed before the switch, so a bad export leaves the current one in place.
+    """
+    try:
+        advisories = import_export(source, dest)
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+    console.print(
+        f"installed {advisories.count} advisories for {advisories.package_count} packages "
+        f"(revision {advisories.revision}) at {advisories.path}"
+    )
 
 
 def main() -> None:
