@@ -42,7 +42,7 @@ from runtime.manifest.variables import resolve_configuration
 from runtime.protocol.messages import CALL, CallParams, ErrorCode, ToolSpec
 from runtime.rpc.connection import ConnectionClosed, RemoteError
 from runtime.sandbox.grants import build_confinement
-from runtime.sandbox.profile import Profile
+from runtime.sandbox.profile import DEFAULT_DISK_MB, MIB, Profile
 
 __all__ = ["PluginRuntime", "ProgressCallback"]
 
@@ -179,6 +179,7 @@ class PluginRuntime:
             self._workdir,
             self.profile.path,
             required=not self._allow_degraded,
+            disk_bytes=(self.profile.disk_mb or DEFAULT_DISK_MB) * MIB,
         )
         worker = Worker(self.manifest, resolved, self.profile, env, self._workdir, confinement)
         self.worker = worker  # even a failed start is described from it

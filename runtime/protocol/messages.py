@@ -116,6 +116,9 @@ class Confinement(Struct, frozen=True, forbid_unknown_fields=True):
     required: bool = True
     # Named in denial messages so the operator knows which file to edit.
     profile_path: str = ""
+    # The private work dir, and the size of the tmpfs mounted over it (None: no quota).
+    workdir: str = ""
+    disk_bytes: int | None = None
 
 
 class ToolSpec(Struct, frozen=True):

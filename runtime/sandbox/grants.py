@@ -130,7 +130,12 @@ def check_admission(plugin: str, declared: Permissions, grants: Grants, profile:
 
 
 def build_confinement(
-    declared: Permissions, workdir: Path, profile_path: Path, *, required: bool
+    declared: Permissions,
+    workdir: Path,
+    profile_path: Path,
+    *,
+    required: bool,
+    disk_bytes: int | None = None,
 ) -> Confinement:
     """What the worker enforces: the declaration (admission proved it is within the grant)."""
     return Confinement(
@@ -141,6 +146,8 @@ def build_confinement(
         unix_sockets=declared.unix_sockets,
         required=required,
         profile_path=str(profile_path),
+        workdir=str(workdir),
+        disk_bytes=disk_bytes,
     )
 
 

@@ -16,7 +16,14 @@ from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
 from runtime.protocol.messages import Limits
 from runtime.sandbox.grants import Grants, parse_grants
 
-__all__ = ["DEFAULT_START_TIMEOUT", "Profile", "load_profile", "load_profiles"]
+__all__ = [
+    "DEFAULT_DISK_MB",
+    "DEFAULT_START_TIMEOUT",
+    "MIB",
+    "Profile",
+    "load_profile",
+    "load_profiles",
+]
 
 MIB: Final = 1024 * 1024
 # Seconds for a worker to import its plugin and answer the handshake; model loading is slow.
@@ -24,6 +31,8 @@ DEFAULT_START_TIMEOUT: Final = 30.0
 # RLIMIT_AS counts reserved address space (thread stacks, malloc arenas, mapped libraries), which
 # runs far ahead of real use; the backstop sits this far above the data limit unless set.
 ADDRESS_SPACE_HEADROOM_MB: Final = 2048
+# The private work dir is a tmpfs this large unless the profile says otherwise (limits.disk_mb).
+DEFAULT_DISK_MB: Final = 256
 
 PROFILE_KEYS: Final = frozenset({"description", "grants", "limits"})
 # key -> (minimum, maximum)
@@ -35,6 +44,7 @@ LIMIT_RANGES: Final[dict[str, tuple[float, float]]] = {
     "file_size_mb": (0, 1_048_576),
     "sync_threads": (1, 256),
     "start_timeout": (1, 3600),
+    "disk_mb": (1, 1_048_576),
 }
 
 
@@ -45,6 +55,8 @@ class Profile(msgspec.Struct, frozen=True):
     limits: Limits
     start_timeout: float = DEFAULT_START_TIMEOUT
     grants: Grants = Grants()
+    # Size of the private work dir (a tmpfs); None keeps the default.
+    disk_mb: int | None = None
 
 
 def load_profile(path: Path) -> Profile:
@@ -92,6 +104,7 @@ def load_profile(path: Path) -> Profile:
         limits=_limits(values, path),
         start_timeout=float(values.get("start_timeout", DEFAULT_START_TIMEOUT)),
         grants=parse_grants(data.get("grants"), path),
+        disk_mb=int(values["disk_mb"]) if "disk_mb" in values else None,
     )
 
 

@@ -2,7 +2,8 @@
 
 Order matters and is the security argument:
 
-1. network namespace (needs CAP_SYS_ADMIN, so before capabilities are dropped);
+1. a private mount namespace with a size-limited tmpfs over the work dir (the disk quota),
+   and the network namespace (both need CAP_SYS_ADMIN, so before capabilities are dropped);
 2. Landlock: file paths, TCP ports, signal and abstract-socket scoping;
 3. capabilities: every set emptied, so root in the worker is root in name only;
 4. seccomp: the syscall filter, last because it also forbids what the steps above used;
@@ -22,7 +23,7 @@ from typing import Final
 
 from runtime.errors import SandboxError
 from runtime.protocol.messages import Confinement
-from runtime.sandbox import capabilities, landlock, netns, seccomp
+from runtime.sandbox import capabilities, diskquota, landlock, netns, seccomp
 from runtime.sandbox.paths import (
     NETWORK_CLIENT_READ_PATHS,
     essential_execute_paths,
@@ -56,6 +57,8 @@ def confine(
                 ) from exc
             layers[layer] = f"off ({exc.reason})"
 
+    if spec.disk_bytes is not None and spec.workdir:
+        attempt("disk_quota", lambda: _disk_quota(spec))
     if spec.network is None:
         attempt("netns", _isolate_network)
     else:
@@ -77,6 +80,12 @@ def confine(
     )
     layers["audit_hook"] = "on (messages only)"
     return layers
+
+
+def _disk_quota(spec: Confinement) -> str:
+    assert spec.disk_bytes is not None
+    diskquota.mount_private_workdir(spec.workdir, spec.disk_bytes)
+    return f"on: private tmpfs of {spec.disk_bytes // (1024 * 1024)} MiB at the work dir"
 
 
 def _isolate_network() -> str:

@@ -126,11 +126,6 @@ async def test_disk_filler_with_sigxfsz_restored_is_killed_by_it() -> None:
         await assert_survived(sup, "disk_filler", new_pid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: RLIMIT_FSIZE bounds each file, not the work dir: a plugin writes as many "
-    "full-size files as the disk holds (no quota, and the work dir is on the host's disk)",
-)
 async def test_disk_filler_spreading_over_many_files_hits_a_quota() -> None:
     files = 8
     async with escape_supervisor("disk_filler") as sup:

@@ -177,7 +177,11 @@ async def _kill_leftover(pid: int, cgroup: Path | None) -> None:
     if cgroup is None or not await anyio.Path(cgroup).is_dir():
         return
     procs = cgroup / "cgroup.procs"
-    for member in (await anyio.Path(procs).read_text()).split():
+    try:
+        members = (await anyio.Path(procs).read_text()).split()
+    except FileNotFoundError:
+        return  # the guardian removed it in the meantime
+    for member in members:
         os.kill(int(member), signal.SIGKILL)
     # Members leave the cgroup asynchronously after SIGKILL; only an empty one can go.
     await wait_until(lambda: not procs.read_text().split(), f"{cgroup} empty")

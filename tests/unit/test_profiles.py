@@ -231,3 +231,20 @@ def test_bad_profile_is_reported_and_the_others_still_load(tmp_path: Path) -> No
 
 def test_empty_profiles_directory_loads_nothing(tmp_path: Path) -> None:
     assert load_profiles(tmp_path) == ({}, [])
+
+
+def test_disk_mb_sets_the_work_dir_quota_and_is_range_checked(tmp_path: Path) -> None:
+    good = tmp_path / "quota.yaml"
+    good.write_text("limits: {disk_mb: 16}\n")
+    assert load_profile(good).disk_mb == 16
+    assert load_profile(_write(tmp_path, "none.yaml", "limits: {}\n")).disk_mb is None
+    bad = _write(tmp_path, "bad.yaml", "limits: {disk_mb: 0}\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(bad)
+    assert caught.value.field == "limits.disk_mb"
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
