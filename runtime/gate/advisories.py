@@ -193,6 +193,24 @@ def _load(root: Path, real: Path, cache_dir: Path) -> Advisories:
     return Advisories(root, revision, records)
 
 
+def quick_revision(path: Path | None = None) -> str:
+    """A fingerprint of the database from file names, sizes and mtimes, without reading records.
+
+    The gate's cache key needs to change when the database does, not the content hash: this
+    costs a directory walk (milliseconds) where loading the index costs tens of them, so an
+    unchanged plugin is answered from the cache without loading the database at all.
+    """
+    root = path if path is not None else default_advisory_db()
+    if root is None or not root.is_dir():
+        return "none"
+    real = root.resolve()
+    digest = hashlib.sha256(str(real).encode())
+    for rel in _record_paths(real):
+        stat = (real / rel).stat()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
 def _record_paths(root: Path) -> list[str]:
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):

@@ -147,6 +147,11 @@ def _probe_live() -> bool:
     return bool(answer and answer[0])
 
 
+def uses_live_osv() -> bool:
+    """Whether an audit now would go to api.osv.dev (allowed and reachable)."""
+    return _use_live(None)
+
+
 def _use_live(live_osv: bool | None, environ: Mapping[str, str] | None = None) -> bool:
     if live_osv is None:
         env = os.environ if environ is None else environ

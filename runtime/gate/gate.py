@@ -24,13 +24,9 @@ import anyio
 import msgspec
 
 from runtime.errors import ConfigError
-from runtime.gate.advisories import Advisories, load_advisories
+from runtime.gate.advisories import Advisories, load_advisories, quick_revision
 from runtime.gate.cache import ScanCache
-from runtime.gate.capabilities import scan_capabilities
-from runtime.gate.code import scan_code
-from runtime.gate.deps import audit_requirements, osv_source_revision
 from runtime.gate.findings import Finding, PluginSource, Severity
-from runtime.gate.heuristics import scan_heuristics
 from runtime.gate.verdict import FailOn, Verdict, decide
 from runtime.gate.waivers import Waivers, load_waivers
 from runtime.manifest.model import Manifest
@@ -44,6 +40,8 @@ WAIVERS_ENV: Final = "HYDROGEN_WAIVERS"
 DEFAULT_WAIVERS: Final = Path(__file__).resolve().parents[2] / "waivers.yaml"
 # Part of the cache key: a change to which checks run must not reuse old results.
 SCAN_CONFIG: Final = "bandit+deps+capabilities+heuristics"
+# Seconds a fingerprint of the local advisory database is trusted before it is taken again.
+REVISION_TTL: Final = 30.0
 
 Check = Callable[[PluginSource], list[Finding]]
 
@@ -65,6 +63,7 @@ class Gate:
         self._advisory_error: str | None = None
         self._loaded = False
         self._load_lock = threading.Lock()
+        self._revision: tuple[float, str] | None = None
 
     def _advisory_db(self) -> Advisories | None:
         """Loaded on first need; a missing database makes every pin unaudited, never clean.
@@ -91,13 +90,13 @@ class Gate:
         needs_audit = bool(manifest.requirements) or (source.root / "requirements.txt").is_file()
         # Without requirements the advisory source cannot change the result: keep it out of the
         # key, so loading the database for another plugin does not invalidate this one's entry.
-        advisories = self._advisory_db() if needs_audit else None
-        revision = osv_source_revision(advisories) if needs_audit else "no-requirements"
+        revision = self._advisory_revision() if needs_audit else "no-requirements"
         key = self._cache.key(source.root, config=SCAN_CONFIG, advisory_revision=revision)
         findings = self._cache.get(key) if self.config.use_cache else None
         cached = findings is not None
         gate_error = None
         if findings is None:
+            advisories = self._advisory_db() if needs_audit else None
             findings, gate_error = self._scan(source, advisories)
             if gate_error is None:
                 self._cache.put(key, findings)
@@ -114,9 +113,29 @@ class Gate:
         )
         return msgspec.structs.replace(verdict, gate_error=gate_error)
 
+    def _advisory_revision(self) -> str:
+        """Which advisory source an audit would use now, cheaply (no database load)."""
+        from runtime.gate.deps import uses_live_osv
+
+        if uses_live_osv():
+            return f"osv.dev@{dt.datetime.now(dt.UTC).date().isoformat()}"
+        now = time.monotonic()
+        with self._load_lock:
+            # One walk serves every plugin reviewed at start-up (they run concurrently).
+            if self._revision is None or now - self._revision[0] > REVISION_TTL:
+                self._revision = (now, f"local:{quick_revision(self.config.advisory_db)}")
+            return self._revision[1]
+
     def _scan(
         self, source: PluginSource, advisories: Advisories | None
     ) -> tuple[list[Finding], str | None]:
+        # Imported on a cache miss only: bandit and the scanners cost ~100 ms to import, and an
+        # unchanged plugin is answered from the cache without them.
+        from runtime.gate.capabilities import scan_capabilities
+        from runtime.gate.code import scan_code
+        from runtime.gate.deps import audit_requirements
+        from runtime.gate.heuristics import scan_heuristics
+
         checks: list[tuple[str, Check]] = [
             ("bandit", scan_code),
             ("capability", scan_capabilities),

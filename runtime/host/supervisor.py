@@ -33,6 +33,7 @@ from runtime.errors import (
     InvalidParamsError,
     ToolNotFoundError,
 )
+from runtime.gate.findings import Severity
 from runtime.gate.gate import Gate, GateConfig, gate_from_environment
 from runtime.gate.verdict import Decision, Verdict
 from runtime.host.audit import AuditLog, summarize_error, worker_cpu_ns
@@ -449,7 +450,10 @@ def _describe_verdict(verdict: Verdict | None) -> dict[str, Any] | None:
         "summary": verdict.summary(),
         "cached": verdict.cached,
         "duration_ms": round(verdict.duration_ms, 1),
-        "findings": [msgspec.to_builtins(f) for f in verdict.open_findings],
+        # Notes are counted in the summary; the full list is `hydrogen review --format json`.
+        "findings": [
+            msgspec.to_builtins(f) for f in verdict.open_findings if f.severity != Severity.NOTE
+        ],
         "waived": [f.id for f in verdict.findings if f.waived_by is not None],
     }
 
