@@ -236,6 +236,40 @@ def status(options: _Options, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--stdio", is_flag=True, help="Speak MCP on stdin/stdout (the only transport yet).")
+@click.option("--http", metavar="ADDRESS", default=None, help="Not available yet; use --stdio.")
+@click.option("--role", metavar="ROLE", default=None, help=_CALLER_HELP)
+@click.pass_obj
+def serve(options: _Options, stdio: bool, http: str | None, role: str | None) -> None:
+    """Serve every admitted tool to an MCP client (a desktop app, an IDE, MCP Inspector).
+
+    stdout carries only MCP messages; logs go to stderr. Exits 0 when stdin closes, after
+    stopping every worker.
+    """
+    if http is not None:
+        raise click.UsageError("--http is not supported yet; run 'hydrogen serve --stdio'")
+    if not stdio:
+        raise click.UsageError("choose a transport: 'hydrogen serve --stdio'")
+    from runtime.mcp.stdio import serve_stdio
+
+    try:
+        supervisor = options.supervisor()
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+    raise SystemExit(serve_stdio(supervisor, role=role, version=_version()))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hydrogen-runtime")
+    except PackageNotFoundError:
+        return "0"
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--caller", metavar="ROLE", default=None, help=_CALLER_HELP)
 @click.pass_obj

@@ -1,0 +1,1 @@
+"""MCP server on top of the Supervisor: ``hydrogen serve --stdio``."""
