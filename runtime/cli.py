@@ -18,13 +18,8 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from runtime.doctor import diagnose
 from runtime.errors import CallError, HydrogenError
-from runtime.gate.advisories import import_export
-from runtime.gate.gate import Gate, GateConfig, gate_from_environment
-from runtime.gate.verdict import FailOn
 from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor
-from runtime.review import EXIT_GATE_ERROR, review_paths
 
 __all__ = ["main"]
 
@@ -78,7 +73,7 @@ class _Options:
     allow_degraded: bool | None
     no_gate: bool
 
-    def supervisor(self) -> Supervisor:
+    def supervisor(self, *, wait_ready: bool = True) -> Supervisor:
         return Supervisor(
             self.plugin_dirs,
             policy=self.policy,
@@ -86,6 +81,7 @@ class _Options:
             allow_degraded=self.allow_degraded,
             # None leaves the choice to $HYDROGEN_GATE (default: gated).
             gate=False if self.no_gate else None,
+            wait_ready=wait_ready,
         )
 
 
@@ -253,7 +249,9 @@ def serve(options: _Options, stdio: bool, http: str | None, role: str | None) ->
     from runtime.mcp.stdio import serve_stdio
 
     try:
-        supervisor = options.supervisor()
+        # The MCP handshake must not wait for workers: tools are listed from their manifests
+        # and list_changed follows when the workers report their real schemas.
+        supervisor = options.supervisor(wait_ready=False)
     except HydrogenError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
@@ -368,6 +366,8 @@ def doctor(as_json: bool, profiles_dir: Path | None) -> None:
 
     Exit status 0 when every layer is in force and every profile is enforceable, else 1.
     """
+    from runtime.doctor import diagnose
+
     report = diagnose(profiles_dir or Path(os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES_DIR))
     if as_json:
         click.echo(msgspec.json.encode(report).decode())
@@ -398,8 +398,8 @@ def doctor(as_json: bool, profiles_dir: Path | None) -> None:
 )
 @click.option(
     "--fail-on",
-    type=click.Choice([f.value for f in FailOn]),
-    default=FailOn.ERROR.value,
+    type=click.Choice(["error", "warning"]),
+    default="error",
     help="The least severe unwaived finding that refuses a plugin.",
 )
 @click.option(
@@ -421,6 +421,11 @@ def review(
 
     Exit status: 0 admit, 1 refuse, 2 the gate could not decide.
     """
+    # Imported here: `serve` and `call` start faster without the gate's modules in the way.
+    from runtime.gate.gate import Gate, GateConfig, gate_from_environment
+    from runtime.gate.verdict import FailOn
+    from runtime.review import EXIT_GATE_ERROR, review_paths
+
     defaults = gate_from_environment()
     config = GateConfig(
         fail_on=FailOn(fail_on),
@@ -453,6 +458,8 @@ def import_advisories(source: Path, dest: Path | None) -> None:
     Every record is parsed before the switch, so a bad export leaves the current one in place.
     """
     try:
+        from runtime.gate.advisories import import_export
+
         advisories = import_export(source, dest)
     except HydrogenError as exc:
         err_console.print(f"[red]error:[/red] {exc}")

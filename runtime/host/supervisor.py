@@ -76,6 +76,7 @@ class Supervisor:
         policy: Path | str | Policy | None = None,
         audit_log: Path | str | AuditLog | None = None,
         gate: bool | Gate | GateConfig | None = None,
+        wait_ready: bool = True,
     ) -> None:
         self._plugin_dirs = [Path(p) for p in plugin_dirs]
         self._profiles_dir = Path(
@@ -94,6 +95,9 @@ class Supervisor:
         self._audit = _open_audit_log(audit_log)
         self._governed = self._policy is not None or self._audit is not None
         self._gate = _make_gate(gate)
+        # False: entering returns once plugins are admitted and starting; tools() lists them
+        # from their manifests and calls wait for their workers. For front ends such as MCP.
+        self._wait_ready = wait_ready
         self._verdicts: dict[str, Verdict] = {}
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
@@ -147,17 +151,28 @@ class Supervisor:
         await self._tg.__aenter__()
         for runtime in self._plugins.values():
             self._tg.start_soon(runtime.supervise, name=f"plugin:{runtime.name}")
-        # Start is parallel; entering waits until every eager plugin is active or has failed.
-        try:
-            async with anyio.create_task_group() as waiters:
-                for runtime in self._plugins.values():
-                    waiters.start_soon(runtime.wait_settled)
-        except BaseException:
-            # __aexit__ never runs when __aenter__ fails (e.g. the caller's deadline passed
-            # during start), so the workers already spawned are stopped here.
-            await self.aclose()
-            raise
+        # Start is parallel; entering waits until every eager plugin is active or has failed,
+        # unless the caller asked not to (a front end that must answer before workers are up).
+        if self._wait_ready:
+            try:
+                await self.wait_settled()
+            except BaseException:
+                # __aexit__ never runs when __aenter__ fails (e.g. the caller's deadline passed
+                # during start), so the workers already spawned are stopped here.
+                await self.aclose()
+                raise
         return self
+
+    async def wait_settled(self) -> None:
+        """Wait until every eager plugin is active or has failed (what entering waits for)."""
+        async with anyio.create_task_group() as waiters:
+            for runtime in self._plugins.values():
+                waiters.start_soon(runtime.wait_settled)
+
+    def change_events(self) -> list[anyio.Event]:
+        """One event per plugin, set at its next state change (take them before reading the
+        state, so a change in between is never missed)."""
+        return [runtime._changed for runtime in self._plugins.values()]
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -345,11 +345,7 @@ def _fingerprint(infos: list[ToolInfo]) -> bytes:
 
 
 def _change_events(supervisor: Supervisor) -> list[anyio.Event]:
-    """One event per plugin, set at its next state change; taken before reading the tools, so
-    a change between the read and the wait is never missed. Reads the supervisor's plugin
-    runtimes directly (as ``hydrogen demo`` does): a public ``Supervisor.change_events()``
-    is the clean home for this."""
-    return [runtime._changed for runtime in supervisor._plugins.values()]
+    return supervisor.change_events()
 
 
 async def _wait_any(events: list[anyio.Event]) -> None:

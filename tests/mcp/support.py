@@ -82,12 +82,16 @@ class RawServer:
         self.write_line(json.dumps({"jsonrpc": "2.0", **message}).encode())
 
     def read(self) -> dict[str, Any]:
-        """The next message (the caller's pytest timeout bounds a server that never answers)."""
+        """The next response, skipping notifications (list_changed arrives whenever a worker
+        comes up and reports its schemas). The pytest timeout bounds a server that never answers.
+        """
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line, "the server closed stdout"
-        message: dict[str, Any] = json.loads(line)
-        return message
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, "the server closed stdout"
+            message: dict[str, Any] = json.loads(line)
+            if "id" in message:
+                return message
 
     def request(self, request_id: int, method: str, params: dict[str, Any] | None = None) -> None:
         message: dict[str, Any] = {"id": request_id, "method": method}

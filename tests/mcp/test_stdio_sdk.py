@@ -178,11 +178,15 @@ async def test_quarantined_plugin_triggers_list_changed_and_leaves_the_list() ->
         async with open_session(HOSTILE_PLUGINS / "crashy", message_handler=on_message) as session:
             await session.initialize()
             assert "exit_now" in {t.name for t in (await session.list_tools()).tools}
-            while not changed.is_set():
-                result = await session.call_tool("exit_now", {})
-                assert result.is_error
-            names = {t.name for t in (await session.list_tools()).tools}
-            assert "exit_now" not in names
+            names: set[str] = {"exit_now"}
+            # list_changed also fires when the worker first reports its schemas; keep crashing
+            # it until a notification leaves the tool out of the list.
+            while "exit_now" in names:
+                changed = anyio.Event()
+                while not changed.is_set():
+                    result = await session.call_tool("exit_now", {})
+                    assert result.is_error
+                names = {t.name for t in (await session.list_tools()).tools}
             quarantined = await session.call_tool("crashy_ping", {})
             assert quarantined.is_error
             assert "quarantined" in _text(quarantined)
