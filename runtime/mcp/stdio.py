@@ -18,6 +18,7 @@ import math
 import os
 import queue
 import signal
+import stat
 import sys
 import threading
 from typing import Final
@@ -63,7 +64,10 @@ async def _serve(
     async with anyio.create_task_group() as tg:
         tg.start_soon(_write_thread, out_fd, outgoing)
         tg.start_soon(_stop_on_signal, server, send_lines)
-        _start_reader(in_fd, send_lines)
+        if _pollable(in_fd):
+            tg.start_soon(_read_in_loop, in_fd, send_lines)
+        else:
+            _start_reader(in_fd, send_lines)
         try:
             await server.run(lines)
         finally:
@@ -71,9 +75,41 @@ async def _serve(
         tg.cancel_scope.cancel()
 
 
+def _pollable(fd: int) -> bool:
+    """Pipes, sockets and terminals can be waited on by the event loop; regular files cannot."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+async def _read_in_loop(fd: int, send: MemoryObjectSendStream[list[bytes]]) -> None:
+    """Read stdin on the event loop itself: the loop wakes on data, with no thread hand-off."""
+    os.set_blocking(fd, False)
+    pending = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+                continue
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\n")
+            if complete:
+                send.send_nowait(complete)
+        if pending:
+            send.send_nowait([pending])
+    except OSError as exc:
+        log.error("reading stdin failed: %s", exc)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        return
+    send.close()
+
+
 def _start_reader(fd: int, send: MemoryObjectSendStream[list[bytes]]) -> None:
-    """Read stdin in a daemon thread: a read blocked on a pipe cannot be interrupted, so on a
-    signal the thread is left behind rather than holding up the exit; on EOF it just ends."""
+    """Read stdin in a daemon thread (for a regular file, which the loop cannot wait on): a
+    blocked read cannot be interrupted, so on a signal the thread is left behind rather than
+    holding up the exit; on EOF it just ends."""
     loop = asyncio.get_running_loop()
 
     def post(batch: list[bytes] | None) -> None:
