@@ -14,10 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
-import jsonschema
 import msgspec
 
 from runtime.errors import (
@@ -43,6 +42,9 @@ from runtime.protocol.messages import CALL, CallParams, ErrorCode, ToolSpec
 from runtime.rpc.connection import ConnectionClosed, RemoteError
 from runtime.sandbox.grants import build_confinement
 from runtime.sandbox.profile import DEFAULT_DISK_MB, MIB, Profile
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["PluginRuntime", "ProgressCallback"]
 
@@ -211,6 +213,10 @@ class PluginRuntime:
                 f"worker serves tools that differ from plugin.yaml "
                 f"(missing: {missing}, undeclared: {extra})",
             )
+        # Imported here, not at module import: jsonschema costs ~30 ms to import, and a front
+        # end (MCP) answers its handshake before any worker is up.
+        import jsonschema
+
         validators: dict[str, jsonschema.protocols.Validator] = {}
         for name, spec in served.items():
             cls = jsonschema.validators.validator_for(spec.input_schema)
@@ -315,7 +321,9 @@ class PluginRuntime:
             )
         if validator.is_valid(params):
             return
-        error = jsonschema.exceptions.best_match(validator.iter_errors(params))
+        from jsonschema.exceptions import best_match
+
+        error = best_match(validator.iter_errors(params))
         assert error is not None
         field = "params" + "".join(
             f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
