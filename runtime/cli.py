@@ -335,12 +335,31 @@ def demo(options: _Options, as_json: bool, caller: str | None) -> None:
                 preview,
             )
         console.print(table)
+        _print_admission(outcome["status"])
         for problem in outcome["status"]["problems"]:
             err_console.print(f"[yellow]problem:[/yellow] {problem}")
         for name, info in bad_plugins.items():
             err_console.print(f"[red]plugin {name} is {info['state']}:[/red] {info['reason']}")
     if failed or bad_plugins or not outcome["calls"]:
         raise SystemExit(1)
+
+
+def _print_admission(status: dict[str, Any]) -> None:
+    """How each plugin was admitted and what its worker is confined by."""
+    table = Table("plugin", "security gate", "confinement in force", title="Admission")
+    gate_state = status.get("gate", "")
+    for name, info in status["plugins"].items():
+        verdict = info.get("gate")
+        if verdict is None:
+            gate = gate_state if gate_state != "on" else "-"
+        else:
+            gate = f"{verdict['decision']}{' (cached)' if verdict['cached'] else ''}"
+        layers = info.get("layers") or {}
+        confined = ", ".join(
+            layer for layer, detail in layers.items() if detail.startswith("on") and layer != "cost"
+        )
+        table.add_row(name, gate, confined or "-")
+    console.print(table)
 
 
 def _example_params(manifest: dict[str, Any], tool: str) -> dict[str, Any]:
