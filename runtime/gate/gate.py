@@ -10,6 +10,7 @@ Never fail open: a check that raises is itself a finding that refuses the plugin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -24,7 +25,12 @@ import anyio
 import msgspec
 
 from runtime.errors import ConfigError
-from runtime.gate.advisories import Advisories, load_advisories, quick_revision
+from runtime.gate.advisories import (
+    Advisories,
+    default_advisory_db,
+    load_advisories,
+    quick_revision,
+)
 from runtime.gate.cache import ScanCache
 from runtime.gate.findings import Finding, PluginSource, Severity
 from runtime.gate.verdict import FailOn, Verdict, decide
@@ -42,8 +48,24 @@ DEFAULT_WAIVERS: Final = Path(__file__).resolve().parents[2] / "waivers.yaml"
 SCAN_CONFIG: Final = "bandit+deps+capabilities+heuristics"
 # Seconds a fingerprint of the local advisory database is trusted before it is taken again.
 REVISION_TTL: Final = 30.0
+# Seconds the live-OSV probe and the database fingerprint are remembered across processes.
+SOURCE_MEMO_TTL: Final = 600.0
+# Same switch as runtime.gate.deps (kept here so the cache-hit path need not import deps).
+OSV_LIVE_ENV: Final = "HYDROGEN_OSV_LIVE"
 
 Check = Callable[[PluginSource], list[Finding]]
+
+
+class _Memo(msgspec.Struct, frozen=True):
+    key: str
+    at: float
+    value: str
+
+
+def _probe_live_osv() -> str:
+    from runtime.gate.deps import live_osv_reachable  # heavy: urllib, pip-audit glue
+
+    return "yes" if live_osv_reachable() else "no"
 
 
 class GateConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,17 +136,46 @@ class Gate:
         return msgspec.structs.replace(verdict, gate_error=gate_error)
 
     def _advisory_revision(self) -> str:
-        """Which advisory source an audit would use now, cheaply (no database load)."""
-        from runtime.gate.deps import uses_live_osv
+        """Which advisory source an audit would use now, cheaply (no database load).
 
-        if uses_live_osv():
-            return f"osv.dev@{dt.datetime.now(dt.UTC).date().isoformat()}"
+        Both answers are remembered on disk for ``SOURCE_MEMO_TTL`` seconds: the live-OSV probe
+        and the local database's fingerprint each cost tens of milliseconds (and the probe a
+        heavy import), which would otherwise be paid by every fresh ``hydrogen`` process. A
+        newly imported database is picked up at once (its path changes); one edited in place,
+        within the TTL.
+        """
         now = time.monotonic()
         with self._load_lock:
-            # One walk serves every plugin reviewed at start-up (they run concurrently).
             if self._revision is None or now - self._revision[0] > REVISION_TTL:
-                self._revision = (now, f"local:{quick_revision(self.config.advisory_db)}")
+                self._revision = (now, self._source_revision())
             return self._revision[1]
+
+    def _source_revision(self) -> str:
+        if os.environ.get(OSV_LIVE_ENV, "").strip().lower() not in {"0", "off", "false", "no"}:
+            live = self._memo("osv-live", "", _probe_live_osv)
+            if live == "yes":
+                return f"osv.dev@{dt.datetime.now(dt.UTC).date().isoformat()}"
+        db = self.config.advisory_db or default_advisory_db()
+        if db is None:
+            return "local:none"
+        real = str(db.resolve())
+        return "local:" + self._memo("advisory-fingerprint", real, lambda: quick_revision(db))
+
+    def _memo(self, name: str, key: str, compute: Callable[[], str]) -> str:
+        path = self._cache.directory / f"{name}.json"
+        try:
+            entry = msgspec.json.decode(path.read_bytes(), type=_Memo)
+            if entry.key == key and 0 <= time.time() - entry.at < SOURCE_MEMO_TTL:
+                return entry.value
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        value = compute()
+        with contextlib.suppress(OSError):
+            self._cache.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(msgspec.json.encode(_Memo(key, time.time(), value)))
+            os.replace(tmp, path)
+        return value
 
     def _scan(
         self, source: PluginSource, advisories: Advisories | None
