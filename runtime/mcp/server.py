@@ -263,7 +263,9 @@ class McpServer:
     # ---- methods that wait ------------------------------------------------------------------
 
     async def _wait_ready(self) -> None:
-        await self._ready.wait()
+        # anyio's Event.wait() yields to the loop even when set: skip it on the hot path.
+        if not self._ready.is_set():
+            await self._ready.wait()
         if self._startup_error is not None:
             raise _RpcError(INTERNAL_ERROR, f"plugins unavailable: {self._startup_error}")
 
