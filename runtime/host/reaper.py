@@ -18,7 +18,7 @@ from typing import Final
 
 import psutil
 
-__all__ = ["CGROUP_V1_MEMORY", "CGROUP_V1_PIDS", "ProcessTree"]
+__all__ = ["CGROUP_V1_MEMORY", "CGROUP_V1_PIDS", "ProcessTree", "sweep_stale_groups"]
 
 CGROUP_V1_PIDS: Final = Path("/sys/fs/cgroup/pids")
 CGROUP_V1_MEMORY: Final = Path("/sys/fs/cgroup/memory")
@@ -102,6 +102,32 @@ class ProcessTree:
         for group in self.cgroups:
             with contextlib.suppress(OSError):
                 group.rmdir()
+
+
+def sweep_stale_groups() -> int:
+    """Remove empty per-worker cgroups left by supervisors that no longer exist.
+
+    A group is named ``<plugin>-<supervisor pid>-<random>``; if that pid is gone and the group
+    has no member, nothing can still use it. Returns how many were removed.
+    """
+    removed = 0
+    for base in (CGROUP_V1_PIDS / "hydrogen", CGROUP_V1_MEMORY / "hydrogen"):
+        try:
+            groups = [p for p in base.iterdir() if p.is_dir()]
+        except OSError:
+            continue
+        for group in groups:
+            parts = group.name.rsplit("-", 2)
+            if len(parts) != 3 or not parts[1].isdigit() or psutil.pid_exists(int(parts[1])):
+                continue
+            try:
+                if (group / "cgroup.procs").read_text().split():
+                    continue
+                group.rmdir()
+                removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def _make_group(path: Path, limit_file: str, value: str) -> Path | None:

@@ -40,6 +40,7 @@ from runtime.host.audit import AuditLog, summarize_error, worker_cpu_ns
 from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
 from runtime.host.policy import Policy, load_policy
+from runtime.host.reaper import sweep_stale_groups
 from runtime.host.worker import Worker
 from runtime.manifest.discovery import discover
 from runtime.sandbox.grants import check_admission
@@ -112,6 +113,11 @@ class Supervisor:
     async def __aenter__(self) -> Supervisor:
         self._started_at = time.monotonic()
         self._workroot = Path(tempfile.mkdtemp(prefix="hydrogen-"))
+        # Leftovers of supervisors that were killed before they could clean up (their guardians
+        # normally remove these; this catches a guardian that was killed too).
+        swept = sweep_stale_groups()
+        if swept:
+            log.info("removed %d stale worker cgroup(s)", swept)
         profiles, profile_problems = load_profiles(self._profiles_dir)
         self._problems.extend(profile_problems)
         found = discover(self._plugin_dirs)

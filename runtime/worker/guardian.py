@@ -81,8 +81,17 @@ def _empty(cgroup: Path) -> None:
 
 
 def _step_out_and_remove(cgroups: list[Path]) -> None:
+    me = str(os.getpid())
     for group in cgroups:
+        # A cgroup with a member cannot be removed: step out to the parent first.
         with contextlib.suppress(OSError):
-            # A cgroup with a member cannot be removed: step out to the parent first.
-            (group.parent / "cgroup.procs").write_text(str(os.getpid()))
-            group.rmdir()
+            (group.parent / "cgroup.procs").write_text(me)
+        # Killed members leave asynchronously; a few short retries cover the stragglers.
+        for _ in range(KILL_ROUNDS):
+            try:
+                group.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(KILL_ROUND_PAUSE)

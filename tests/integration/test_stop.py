@@ -158,13 +158,15 @@ async def test_setsid_grandchild_dies_with_a_sigkilled_supervisor(tmp_path: Path
         process.kill()
         await process.aclose()
         pytest.skip("no writable cgroup v1 pids hierarchy: the worker's guardian needs one")
+    memory = Path(str(cgroup).replace("/pids/", "/memory/", 1))
     try:
         process.kill()
         await process.wait()
         await wait_until(lambda: pid_gone(pids["worker"]), "worker gone after SIGKILL")
         await wait_until(lambda: pid_gone(pids["escapee"]), "escapee gone after SIGKILL", timeout=2)
-        # The guardian also removes the emptied cgroup, so nothing is left in /sys either.
+        # The guardian also removes the emptied cgroups, so nothing is left in /sys either.
         await wait_until(lambda: not cgroup.is_dir(), f"{cgroup} removed by the guardian")
+        await wait_until(lambda: not memory.is_dir(), f"{memory} removed by the guardian")
     finally:
         await _kill_leftover(pids["escapee"], cgroup)
         await process.aclose()
@@ -186,3 +188,25 @@ async def _kill_leftover(pid: int, cgroup: Path | None) -> None:
     # Members leave the cgroup asynchronously after SIGKILL; only an empty one can go.
     await wait_until(lambda: not procs.read_text().split(), f"{cgroup} empty")
     await anyio.Path(cgroup).rmdir()
+
+
+def test_stale_cgroups_of_dead_supervisors_are_swept_and_live_ones_kept() -> None:
+    from runtime.host.reaper import CGROUP_V1_PIDS, sweep_stale_groups
+
+    base = CGROUP_V1_PIDS / "hydrogen"
+    dead_pid = 4_000_000  # above pid_max: no such process can exist
+    stale = base / f"ghost-{dead_pid}-deadbeef"
+    live = base / f"ghost-{os.getpid()}-cafebabe"
+    try:
+        stale.mkdir(parents=True)
+        live.mkdir()
+    except OSError as exc:
+        pytest.skip(f"no writable cgroup v1 pids hierarchy: {exc}")
+    try:
+        assert sweep_stale_groups() >= 1
+        assert not stale.exists()
+        assert live.is_dir()
+    finally:
+        for group in (stale, live):
+            if group.exists():
+                group.rmdir()
