@@ -114,8 +114,54 @@ class _Envelope(msgspec.Struct):
 _decoder: Final = msgspec.json.Decoder(_Envelope)
 
 
+# A client could send a line without end; past this it is dropped with an error, never buffered.
+MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+# What the splitter yields in place of a line it dropped for size.
+OVERSIZED_LINE: Final = b"\x00oversized"
+
+
+class LineSplitter:
+    """Bytes in, complete lines out, with ``MAX_LINE_BYTES`` enforced while a line is still
+    arriving (the rest of an oversized line is skipped up to its newline)."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self._max = max_line
+        self._pending = b""
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines: list[bytes] = []
+        data = self._pending + chunk if self._pending else chunk
+        self._pending = b""
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            if self._skipping:
+                self._skipping = False
+            else:
+                lines.append(data[start:end] if end - start <= self._max else OVERSIZED_LINE)
+            start = end + 1
+        if self._skipping:
+            return lines
+        if len(data) - start > self._max:
+            lines.append(OVERSIZED_LINE)
+            self._skipping = True
+        else:
+            self._pending = data[start:]
+        return lines
+
+    def close(self) -> list[bytes]:
+        """At EOF: a last line without newline, if any."""
+        rest, self._pending = self._pending, b""
+        return [rest] if rest and not self._skipping else []
+
+
 def parse_line(line: bytes) -> Incoming | None:
     """Classify one line; None for a blank line (tolerated between messages)."""
+    if line is OVERSIZED_LINE:
+        return Invalid(
+            None,
+            ErrorObject(INVALID_REQUEST, f"message over {MAX_LINE_BYTES} bytes: dropped"),
+        )
     if not line.strip():
         return None
     try:

@@ -27,6 +27,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from runtime.host.supervisor import Supervisor
+from runtime.mcp.protocol import LineSplitter
 from runtime.mcp.server import McpServer
 
 __all__ = ["serve_stdio"]
@@ -84,7 +85,7 @@ def _pollable(fd: int) -> bool:
 async def _read_in_loop(fd: int, send: MemoryObjectSendStream[list[bytes]]) -> None:
     """Read stdin on the event loop itself: the loop wakes on data, with no thread hand-off."""
     os.set_blocking(fd, False)
-    pending = b""
+    splitter = LineSplitter()
     try:
         while True:
             try:
@@ -94,11 +95,10 @@ async def _read_in_loop(fd: int, send: MemoryObjectSendStream[list[bytes]]) -> N
                 continue
             if not chunk:
                 break
-            *complete, pending = (pending + chunk).split(b"\n")
-            if complete:
+            if complete := splitter.feed(chunk):
                 send.send_nowait(complete)
-        if pending:
-            send.send_nowait([pending])
+        if last := splitter.close():
+            send.send_nowait(last)
     except OSError as exc:
         log.error("reading stdin failed: %s", exc)
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -122,14 +122,13 @@ def _start_reader(fd: int, send: MemoryObjectSendStream[list[bytes]]) -> None:
             pass
 
     def pump() -> None:
-        pending = b""
+        splitter = LineSplitter()
         try:
             while chunk := os.read(fd, READ_CHUNK):
-                *complete, pending = (pending + chunk).split(b"\n")
-                if complete:
+                if complete := splitter.feed(chunk):
                     loop.call_soon_threadsafe(post, complete)
-            if pending:
-                loop.call_soon_threadsafe(post, [pending])
+            if last := splitter.close():
+                loop.call_soon_threadsafe(post, last)
             loop.call_soon_threadsafe(post, None)
         except RuntimeError:
             return  # the loop is gone: the server already stopped

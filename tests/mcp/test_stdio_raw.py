@@ -79,3 +79,20 @@ def test_stdin_eof_exits_zero_and_stops_every_worker() -> None:
     assert server.close() == 0
     _gone, alive = psutil.wait_procs(workers, timeout=EXCHANGE_TIMEOUT)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_an_oversized_message_is_refused_without_being_buffered_and_the_server_goes_on() -> None:
+    from runtime.mcp.protocol import MAX_LINE_BYTES
+
+    server = RawServer(MCP_PLUGINS)
+    server.initialize()
+    server.write_line(
+        b'{"jsonrpc": "2.0", "id": 5, "method": "ping", "pad": "' + b"x" * MAX_LINE_BYTES
+    )
+    reply = server.read()
+    assert reply["id"] is None
+    assert reply["error"]["code"] == -32600
+    assert "dropped" in reply["error"]["message"]
+    server.request(6, "ping")
+    assert server.read() == {"jsonrpc": "2.0", "id": 6, "result": {}}
+    assert server.close() == 0
