@@ -75,6 +75,7 @@ class PluginRuntime:
         workdir: Path,
         register_tools: Callable[[PluginRuntime, list[str]], None],
         allow_degraded: bool = False,
+        on_active: Callable[[PluginRuntime], None] | None = None,
     ) -> None:
         self.manifest = manifest
         self.profile = profile
@@ -83,6 +84,7 @@ class PluginRuntime:
         self._workdir = workdir
         self._register_tools = register_tools
         self._allow_degraded = allow_degraded
+        self._on_active = on_active
         self.state = State.DISCOVERED
         self.reason = ""
         self._terminal = False
@@ -240,6 +242,8 @@ class PluginRuntime:
         self.worker = worker
         self._set_state(State.LOADED)
         self._set_state(State.ACTIVE)
+        if self._on_active is not None:
+            self._on_active(self)
 
     # ---- calls ------------------------------------------------------------------------------
 

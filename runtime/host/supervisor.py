@@ -41,8 +41,11 @@ from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
 from runtime.host.policy import Policy, load_policy
 from runtime.host.reaper import sweep_stale_groups
+from runtime.host.schema_cache import SchemaCache
 from runtime.host.worker import Worker
 from runtime.manifest.discovery import discover
+from runtime.manifest.schema import schema_from_manifest
+from runtime.protocol.messages import ToolSpec
 from runtime.sandbox.grants import check_admission
 from runtime.sandbox.profile import Profile, describe, load_profiles
 
@@ -100,6 +103,9 @@ class Supervisor:
         # from their manifests and calls wait for their workers. For front ends such as MCP.
         self._wait_ready = wait_ready
         self._verdicts: dict[str, Verdict] = {}
+        self._schemas = SchemaCache()
+        self._schema_keys: dict[str, str] = {}
+        self._known_schemas: dict[str, dict[str, ToolSpec]] = {}
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
         self._problems: list[HydrogenError] = []
@@ -123,6 +129,8 @@ class Supervisor:
         found = discover(self._plugin_dirs)
         self._problems.extend(found.problems)
         for manifest in found.manifests:
+            key = self._schema_keys[manifest.name] = self._schemas.key(manifest.root)
+            self._known_schemas[manifest.name] = self._schemas.get(key)
             workdir = self._workroot / manifest.name
             workdir.mkdir(mode=0o700)
             runtime = PluginRuntime(
@@ -132,6 +140,7 @@ class Supervisor:
                 workdir=workdir,
                 register_tools=self._register,
                 allow_degraded=self._allow_degraded,
+                on_active=self._remember_schemas,
             )
             self._plugins[manifest.name] = runtime
             if runtime.profile is None:
@@ -229,6 +238,11 @@ class Supervisor:
             for runtime in candidates:
                 tg.start_soon(review, runtime)
 
+    def _remember_schemas(self, runtime: PluginRuntime) -> None:
+        key = self._schema_keys.get(runtime.name)
+        if key is not None and runtime.tools != self._known_schemas.get(runtime.name):
+            self._schemas.put(key, runtime.tools)
+
     def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
         for tool in tools:
             owner = self._routes.get(tool)
@@ -245,10 +259,12 @@ class Supervisor:
         for name, runtime in sorted(self._routes.items()):
             if runtime.state in (State.DISABLED, State.REFUSED) or runtime._terminal:
                 continue
-            spec = runtime.tools.get(name)
+            # The worker's own report; else what this exact plugin version reported last time;
+            # else the manifest's parameters list.
+            spec = runtime.tools.get(name) or self._known_schemas.get(runtime.name, {}).get(name)
             entry = runtime.manifest.tool(name)
             description = (spec.description if spec else "") or (entry.description if entry else "")
-            schema = spec.input_schema if spec else {"type": "object"}
+            schema = spec.input_schema if spec else _manifest_schema(runtime, name)
             infos.append(
                 ToolInfo(name, runtime.name, description, schema, runtime.tool_timeout(name))
             )
@@ -496,3 +512,10 @@ async def _measured_call(
         raise
     metrics.record(time.perf_counter() - started, None)
     return result
+
+
+def _manifest_schema(runtime: PluginRuntime, tool: str) -> dict[str, Any]:
+    for entry in runtime.manifest.raw.get("tools") or []:
+        if isinstance(entry, dict) and entry.get("name") == tool and entry.get("parameters"):
+            return schema_from_manifest(entry)
+    return {"type": "object"}

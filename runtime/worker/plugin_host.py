@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.to_thread
 
+from runtime.manifest.schema import schema_from_manifest
+
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
@@ -160,34 +162,6 @@ def normalize_schema(raw: Any, where: str) -> dict[str, Any]:
         if spec.pop("required", False) is True:
             required.append(name)
         properties[name] = spec
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def schema_from_manifest(entry: dict[str, Any]) -> dict[str, Any]:
-    """Build a schema from a manifest tool entry's ``parameters:`` list."""
-    type_names = {
-        "str": "string",
-        "int": "integer",
-        "float": "number",
-        "bool": "boolean",
-        "list": "array",
-        "dict": "object",
-    }
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for param in entry.get("parameters") or []:
-        prop: dict[str, Any] = {
-            "type": type_names.get(param.get("type", "string"), param.get("type", "string"))
-        }
-        for key in ("description", "default", "enum", "items"):
-            if key in param:
-                prop[key] = param[key]
-        properties[param["name"]] = prop
-        if param.get("required"):
-            required.append(param["name"])
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
