@@ -35,3 +35,15 @@ if [ ! -f "$SARIF_SCHEMA" ] && command -v npm >/dev/null 2>&1; then
     fi
     rm -rf "$tmp"
 fi
+
+# MCP Inspector (CLI mode), for one smoke test of `hydrogen serve --stdio` with a third-party
+# client. Optional: without npm, or if the registry is unreachable, that test says why it skipped.
+INSPECTOR_DIR="$VENV/share/hydrogen/inspector"
+INSPECTOR_VERSION="2.12.0"
+if [ ! -x "$INSPECTOR_DIR/node_modules/.bin/mcp-inspector" ] && command -v npm >/dev/null 2>&1; then
+    mkdir -p "$INSPECTOR_DIR"
+    if ! (cd "$INSPECTOR_DIR" && npm install --silent --no-audit --no-fund \
+        "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null 2>&1); then
+        echo "setup: could not install the MCP Inspector from npm; its smoke test will skip" >&2
+    fi
+fi
