@@ -253,11 +253,18 @@ class Supervisor:
 
     # ---- calls ------------------------------------------------------------------------------
 
-    def tools(self) -> list[ToolInfo]:
-        """Every routable tool. Schemas come from the worker once it has started."""
+    def tools(self, *, caller: str | None = None) -> list[ToolInfo]:
+        """Every routable tool; with a caller policy, only those ``caller`` may call.
+
+        Schemas come from the worker once it has started (before: see ``_manifest_schema``).
+        """
+        policy = self._policy
+        role = policy.role_for(caller) if policy is not None else None
         infos = []
         for name, runtime in sorted(self._routes.items()):
             if runtime.state in (State.DISABLED, State.REFUSED) or runtime._terminal:
+                continue
+            if policy is not None and not policy.permits(role, name, runtime.name):
                 continue
             # The worker's own report; else what this exact plugin version reported last time;
             # else the manifest's parameters list.

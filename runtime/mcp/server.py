@@ -142,7 +142,7 @@ class McpServer:
             async with self._sup:
                 for problem in self._sup.problems:
                     log.warning("problem: %s", problem)
-                self._announced = _fingerprint(self._sup.tools())
+                self._announced = _fingerprint(self._sup.tools(caller=self._role))
                 self._ready.set()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._watch_tools)
@@ -157,7 +157,7 @@ class McpServer:
         """Send tools/list_changed whenever the callable tools (or their schemas) change."""
         while True:
             events = _change_events(self._sup)
-            current = _fingerprint(self._sup.tools())
+            current = _fingerprint(self._sup.tools(caller=self._role))
             if current != self._announced:
                 self._announced = current
                 if self._initialized:
@@ -277,7 +277,7 @@ class McpServer:
             if not isinstance(cursor, str) or not cursor.isdigit():
                 raise _RpcError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
             start = int(cursor)
-        infos = self._sup.tools()
+        infos = self._sup.tools(caller=self._role)
         page = [_describe(info) for info in infos[start : start + PAGE_SIZE]]
         result: dict[str, Any] = {"tools": page}
         if start + PAGE_SIZE < len(infos):
