@@ -24,7 +24,13 @@ import msgspec
 
 from runtime.gate.findings import Finding
 
-__all__ = ["GATE_RULES_VERSION", "ScanCache", "default_cache_dir", "plugin_digest"]
+__all__ = [
+    "GATE_RULES_VERSION",
+    "ScanCache",
+    "default_cache_dir",
+    "plugin_digest",
+    "write_atomically",
+]
 
 # Bump when a scanner's rules change, so old results stop being reused.
 GATE_RULES_VERSION: Final = "1"
@@ -88,13 +94,23 @@ class ScanCache:
             return None
 
     def put(self, key: str, findings: list[Finding]) -> None:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".entry-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(msgspec.json.encode(findings))
-            os.replace(tmp, self.directory / f"{key}.json")
-        except OSError:
-            # A cache that cannot be written only costs a re-scan next time.
-            with contextlib.suppress(OSError, UnboundLocalError):
+        # A cache that cannot be written only costs a re-scan next time.
+        write_atomically(self.directory / f"{key}.json", msgspec.json.encode(findings))
+
+
+def write_atomically(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a temporary file and a rename, so a reader never sees half
+    of it and a crash leaves no partial file. False (and no temporary file) when it fails."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        return False

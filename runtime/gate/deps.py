@@ -47,6 +47,7 @@ from runtime.gate.osv import parse_version
 from runtime.gate.osv_server import OsvServer
 from runtime.gate.requirements import Pin, read_requirements
 from runtime.gate.typosquat import typosquat_findings
+from runtime.settings import OSV_LIVE, env_flag
 
 __all__ = [
     "LIVE_OSV_URL",
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 
 LIVE_OSV_URL: Final = "https://api.osv.dev/v1/query"
 # "0", "off", "false" or "no" never tries the live OSV API (air-gapped sites, reproducible CI).
-OSV_LIVE_ENV: Final = "HYDROGEN_OSV_LIVE"
+OSV_LIVE_ENV: Final = OSV_LIVE
 # Seconds the live probe may take, and how long its answer is trusted.
 LIVE_PROBE_TIMEOUT: Final = 3.0
 LIVE_PROBE_TTL: Final = 600.0
@@ -155,7 +156,7 @@ def uses_live_osv() -> bool:
 def _use_live(live_osv: bool | None, environ: Mapping[str, str] | None = None) -> bool:
     if live_osv is None:
         env = os.environ if environ is None else environ
-        live_osv = env.get(OSV_LIVE_ENV, "").strip().lower() not in {"0", "off", "false", "no"}
+        live_osv = env_flag(OSV_LIVE_ENV, default=True, environ=env)
     return live_osv and live_osv_reachable()
 
 

@@ -10,7 +10,6 @@ Never fail open: a check that raises is itself a finding that refuses the plugin
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -31,11 +30,12 @@ from runtime.gate.advisories import (
     load_advisories,
     quick_revision,
 )
-from runtime.gate.cache import ScanCache
+from runtime.gate.cache import ScanCache, write_atomically
 from runtime.gate.findings import Finding, PluginSource, Severity
 from runtime.gate.verdict import FailOn, Verdict, decide
 from runtime.gate.waivers import Waivers, load_waivers
 from runtime.manifest.model import Manifest
+from runtime.settings import OSV_LIVE, env_flag
 
 __all__ = ["Gate", "GateConfig", "gate_from_environment"]
 
@@ -50,8 +50,6 @@ SCAN_CONFIG: Final = "bandit+deps+capabilities+heuristics"
 REVISION_TTL: Final = 30.0
 # Seconds the live-OSV probe and the database fingerprint are remembered across processes.
 SOURCE_MEMO_TTL: Final = 600.0
-# Same switch as runtime.gate.deps (kept here so the cache-hit path need not import deps).
-OSV_LIVE_ENV: Final = "HYDROGEN_OSV_LIVE"
 
 Check = Callable[[PluginSource], list[Finding]]
 
@@ -82,7 +80,6 @@ class Gate:
         self._waivers = load_waivers(self.config.waivers) if self.config.waivers else Waivers()
         self._cache = ScanCache(self.config.cache_dir)
         self._advisories: Advisories | None = None
-        self._advisory_error: str | None = None
         self._loaded = False
         self._load_lock = threading.Lock()
         self._revision: tuple[float, str] | None = None
@@ -98,7 +95,6 @@ class Gate:
                 try:
                     self._advisories = load_advisories(self.config.advisory_db)
                 except ConfigError as exc:
-                    self._advisory_error = str(exc)
                     log.warning("no local advisory database: %s", exc)
                 self._loaded = True
         return self._advisories
@@ -151,7 +147,7 @@ class Gate:
             return self._revision[1]
 
     def _source_revision(self) -> str:
-        if os.environ.get(OSV_LIVE_ENV, "").strip().lower() not in {"0", "off", "false", "no"}:
+        if env_flag(OSV_LIVE, default=True):
             live = self._memo("osv-live", "", _probe_live_osv)
             if live == "yes":
                 return f"osv.dev@{dt.datetime.now(dt.UTC).date().isoformat()}"
@@ -170,11 +166,7 @@ class Gate:
         except (OSError, msgspec.DecodeError, msgspec.ValidationError):
             pass
         value = compute()
-        with contextlib.suppress(OSError):
-            self._cache.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(msgspec.json.encode(_Memo(key, time.time(), value)))
-            os.replace(tmp, path)
+        write_atomically(path, msgspec.json.encode(_Memo(key, time.time(), value)))
         return value
 
     def _scan(

@@ -81,14 +81,15 @@ class ProcessTree:
         except psutil.Error:
             return []
 
-    def kill_all(self) -> None:
-        """SIGKILL every member until none is left. Blocking; call from a worker thread."""
+    def kill_all(self, *, spare: int | None = None) -> None:
+        """SIGKILL every member (but ``spare``, the caller itself when it is one) until none is
+        left. Blocking; call from a worker thread."""
         if self.pid is not None:
             # The worker leads its own process group; this catches members before cgroup join.
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)
         for _ in range(KILL_ROUNDS):
-            members = self.members()
+            members = [pid for pid in self.members() if pid != spare]
             if not members:
                 return
             for pid in members:

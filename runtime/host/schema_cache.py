@@ -9,15 +9,12 @@ start falls back to the manifest's ``parameters:`` list, then to an open object 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Final
 
 import msgspec
 
-from runtime.gate.cache import default_cache_dir, plugin_digest
+from runtime.gate.cache import default_cache_dir, plugin_digest, write_atomically
 from runtime.protocol.messages import ToolSpec
 
 __all__ = ["SchemaCache"]
@@ -40,9 +37,4 @@ class SchemaCache:
             return {}
 
     def put(self, key: str, specs: dict[str, ToolSpec]) -> None:
-        with contextlib.suppress(OSError):
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".schemas-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(msgspec.json.encode(specs))
-            os.replace(tmp, self.directory / f"{key}.json")
+        write_atomically(self.directory / f"{key}.json", msgspec.json.encode(specs))

@@ -48,13 +48,14 @@ from runtime.manifest.schema import schema_from_manifest
 from runtime.protocol.messages import ToolSpec
 from runtime.sandbox.grants import check_admission
 from runtime.sandbox.profile import Profile, describe, load_profiles
+from runtime.settings import ALLOW_DEGRADED, GATE, env_flag
 
 __all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
 
 DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
 PROFILES_ENV: Final = "HYDROGEN_PROFILES"
-DEGRADED_ENV: Final = "HYDROGEN_ALLOW_DEGRADED"
-GATE_ENV: Final = "HYDROGEN_GATE"
+DEGRADED_ENV: Final = ALLOW_DEGRADED
+GATE_ENV: Final = GATE
 
 log = logging.getLogger("hydrogen.supervisor")
 POLICY_ENV: Final = "HYDROGEN_POLICY"
@@ -90,7 +91,7 @@ class Supervisor:
         # Degraded mode: start plugins even where a kernel layer their profile needs is missing
         # (status() then says which layers are really in force). Off unless the operator asks.
         if allow_degraded is None:
-            allow_degraded = os.environ.get(DEGRADED_ENV, "") in ("1", "true", "yes")
+            allow_degraded = env_flag(DEGRADED_ENV, default=False)
         self._allow_degraded = allow_degraded
         # Caller permissions and the audit log; with neither, call() takes its fast path.
         # Both are read here, so a bad policy or an unwritable log stops the supervisor
@@ -478,7 +479,7 @@ def _remove_tree(root: Path) -> None:
 def _make_gate(gate: bool | Gate | GateConfig | None) -> Gate | None:
     """Gated unless the caller (or ``HYDROGEN_GATE=off``) explicitly says otherwise."""
     if gate is None:
-        gate = os.environ.get(GATE_ENV, "on").lower() not in ("0", "off", "false", "no")
+        gate = env_flag(GATE_ENV, default=True)
     if gate is False:
         return None
     if isinstance(gate, Gate):

@@ -46,6 +46,9 @@ def confine(
 ) -> dict[str, str]:
     """Apply every layer; returns layer -> what is in force, for ``status()``."""
     layers: dict[str, str] = {}
+    # One list for both the kernel rules and the hook's messages, so they cannot disagree.
+    reads = (*essential_read_paths(), *_network_reads(spec), plugin_root, *spec.fs_read)
+    writes = (*essential_write_paths(), *spec.fs_write)
 
     def attempt(layer: str, apply: Callable[[], str]) -> None:
         try:
@@ -63,15 +66,15 @@ def confine(
         attempt("netns", _isolate_network)
     else:
         layers["netns"] = "not used (network granted)"
-    attempt("landlock", lambda: _landlock(spec, plugin_root))
+    attempt("landlock", lambda: _landlock(spec, reads, writes))
     attempt("capabilities", _drop_capabilities)
     attempt("seccomp", lambda: _seccomp(spec))
     audit_hook.install(
         audit_hook.Rules(
             plugin=plugin,
             profile_path=spec.profile_path,
-            read=[*essential_read_paths(), *_network_reads(spec), plugin_root, *spec.fs_read],
-            write=[*essential_write_paths(), *spec.fs_write],
+            read=reads,
+            write=writes,
             network=spec.network,
             subprocess=spec.subprocess,
             unix_sockets=spec.unix_sockets,
@@ -93,13 +96,13 @@ def _isolate_network() -> str:
     return "on: no interfaces but a down loopback"
 
 
-def _landlock(spec: Confinement, plugin_root: str) -> str:
+def _landlock(spec: Confinement, reads: tuple[str, ...], writes: tuple[str, ...]) -> str:
     abi = landlock.abi_version()
     if abi == 0:
         raise SandboxError("landlock", "Landlock is not available in this kernel")
     rules = landlock.LandlockRules(
-        read=(*essential_read_paths(), *_network_reads(spec), plugin_root, *spec.fs_read),
-        write=(*essential_write_paths(), *spec.fs_write),
+        read=reads,
+        write=writes,
         execute=(*essential_execute_paths(), *EXECUTABLE_DIRS) if spec.subprocess else (),
         tcp_connect=_connect_ports(spec.network),
         tcp_bind=(),

@@ -18,13 +18,10 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Final
+
+from runtime.host.reaper import KILL_ROUND_PAUSE, KILL_ROUNDS, ProcessTree
 
 __all__ = ["start_guardian"]
-
-# Rounds of "list members, SIGKILL them" before giving up on a group that keeps forking.
-KILL_ROUNDS: Final = 200
-KILL_ROUND_PAUSE: Final = 0.005
 
 
 def start_guardian(lifeline_fd: int, cgroups: list[Path]) -> int:
@@ -37,7 +34,7 @@ def start_guardian(lifeline_fd: int, cgroups: list[Path]) -> int:
     try:
         _become_quiet()
         _wait_for_eof(lifeline_fd)
-        _empty(cgroups[0])
+        ProcessTree(cgroups[0]).kill_all(spare=os.getpid())
         _step_out_and_remove(cgroups)
     except BaseException:
         status = 1
@@ -62,22 +59,6 @@ def _become_quiet() -> None:
 def _wait_for_eof(fd: int) -> None:
     while os.read(fd, 64):
         pass
-
-
-def _empty(cgroup: Path) -> None:
-    me = os.getpid()
-    for _ in range(KILL_ROUNDS):
-        try:
-            members = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        others = [p for p in members if p != me]
-        if not others:
-            break
-        for pid in others:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(KILL_ROUND_PAUSE)
 
 
 def _step_out_and_remove(cgroups: list[Path]) -> None:
