@@ -16,7 +16,10 @@ fi
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+    # The CPU build of torch first: installed later, as a dependency of sentence-transformers,
+    # pip would choose the registry's newest build with several GB of CUDA packages.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev,bench,rag,mongodb]'
     echo "$want" > "$STAMP"
 fi
 
