@@ -80,6 +80,9 @@ class PluginRuntime:
         self.manifest = manifest
         self.profile = profile
         self.name = manifest.name
+        # What the worker is confined to: the declaration with ${VAR} network entries resolved
+        # (set by the supervisor at admission; the manifest keeps what was written).
+        self.permissions = manifest.permissions
         self._environ = environ
         self._workdir = workdir
         self._register_tools = register_tools
@@ -179,7 +182,7 @@ class PluginRuntime:
             return False
         env = build_environment(self.manifest, self._environ, self._workdir)
         confinement = build_confinement(
-            self.manifest.permissions,
+            self.permissions,
             self._workdir,
             self.profile.path,
             required=not self._allow_degraded,

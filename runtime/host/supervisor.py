@@ -31,6 +31,7 @@ from runtime.errors import (
     DuplicateToolError,
     HydrogenError,
     InvalidParamsError,
+    ManifestError,
     ToolNotFoundError,
 )
 from runtime.gate.findings import Severity
@@ -46,7 +47,7 @@ from runtime.host.worker import Worker
 from runtime.manifest.discovery import discover
 from runtime.manifest.schema import schema_from_manifest
 from runtime.protocol.messages import ToolSpec
-from runtime.sandbox.grants import check_admission
+from runtime.sandbox.grants import check_admission, resolve_permissions
 from runtime.sandbox.profile import Profile, describe, load_profiles
 from runtime.settings import ALLOW_DEGRADED, GATE, env_flag
 
@@ -125,7 +126,7 @@ class Supervisor:
         swept = sweep_stale_groups()
         if swept:
             log.info("removed %d stale worker cgroup(s)", swept)
-        profiles, profile_problems = load_profiles(self._profiles_dir)
+        profiles, profile_problems = load_profiles(self._profiles_dir, self._environ)
         self._problems.extend(profile_problems)
         found = discover(self._plugin_dirs)
         self._problems.extend(found.problems)
@@ -157,8 +158,14 @@ class Supervisor:
                 runtime.fail(str(exc))
                 continue
             # Registered even when refused, so a call names the refusal instead of "not found".
+            try:
+                runtime.permissions = resolve_permissions(manifest, self._environ)
+            except ManifestError as exc:
+                self._problems.append(exc)
+                runtime.refuse(str(exc))
+                continue
             beyond = check_admission(
-                manifest.name, manifest.permissions, runtime.profile.grants, runtime.profile.path
+                manifest.name, runtime.permissions, runtime.profile.grants, runtime.profile.path
             )
             if beyond:
                 runtime.refuse("; ".join(beyond))

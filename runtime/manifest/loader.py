@@ -25,6 +25,7 @@ from runtime.manifest.model import (
     ToolEntry,
 )
 from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
+from runtime.sandbox.endpoints import EndpointError, expand_entries
 
 __all__ = ["MANIFEST_FILENAME", "MAX_TOOL_TIMEOUT", "load_manifest"]
 
@@ -38,7 +39,6 @@ PLUGIN_NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 IDENTIFIER_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-HOST_PORT_RE: Final = re.compile(r"^(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\*|\d{1,5})$")
 
 TOP_LEVEL_KEYS: Final = frozenset(
     {
@@ -304,27 +304,32 @@ def _permissions(value: Any, problems: _Problems) -> Permissions:
     problems.unknown_keys("permissions", data, PERMISSION_KEYS)
     fs = problems.mapping(data.get("filesystem"), "permissions.filesystem")
     problems.unknown_keys("permissions.filesystem", fs, FILESYSTEM_KEYS)
-    network_value = data.get("network", "none")
-    network: tuple[str, ...] | None = None
-    if network_value in ("none", None, False):
-        network = None
-    elif isinstance(network_value, list):
-        network = problems.strings(network_value, "permissions.network")
-        for index, target in enumerate(network):
-            if not HOST_PORT_RE.match(target):
-                problems.add(
-                    f"permissions.network[{index}]",
-                    f"{target!r} is not host:port",
-                    "write e.g. 'localhost:27017' or '*:443'",
-                )
-    else:
-        problems.add("permissions.network", "must be 'none' or a list of 'host:port' strings")
     env = problems.strings(data.get("env"), "permissions.env")
     for index, var in enumerate(env):
         if not ENV_NAME_RE.match(var):
             problems.add(
                 f"permissions.env[{index}]", f"{var!r} is not an environment variable name"
             )
+    network_value = data.get("network", "none")
+    network: tuple[str, ...] | None = None
+    if network_value in ("none", None, False):
+        network = None
+    elif isinstance(network_value, list):
+        # Kept as written: ${VAR} references are resolved against the supervisor's environment
+        # at admission (runtime.sandbox.grants.resolve_permissions). Checked here so a typo is
+        # reported when the manifest is read, with or without the variables set.
+        network = problems.strings(network_value, "permissions.network")
+        for index, entry in enumerate(network):
+            try:
+                expand_entries(
+                    (entry,), {}, may_reference=lambda name: name in env, placeholders=True
+                )
+            except EndpointError as exc:
+                problems.add(f"permissions.network[{index}]", exc.reason)
+    else:
+        problems.add(
+            "permissions.network", "must be 'none' or a list of 'host:port' strings or URLs"
+        )
     return Permissions(
         fs_read=_absolute(fs.get("read"), "permissions.filesystem.read", problems),
         fs_write=_absolute(fs.get("write"), "permissions.filesystem.write", problems),

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
-from runtime.errors import ProfileError
-from runtime.manifest.model import Permissions
+from runtime.errors import ManifestError, ProfileError
+from runtime.manifest.model import Manifest, Permissions
 from runtime.protocol.messages import Confinement
+from runtime.sandbox.endpoints import EndpointError, expand_entries
 
 __all__ = [
     "GRANT_KEYS",
@@ -30,11 +32,11 @@ __all__ = [
     "check_admission",
     "network_covers",
     "parse_grants",
+    "resolve_permissions",
 ]
 
 GRANT_KEYS: Final = frozenset({"filesystem", "network", "subprocess", "unix_sockets", "env"})
 FILESYSTEM_KEYS: Final = frozenset({"read", "write"})
-HOST_PORT_RE: Final = re.compile(r"^(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\*|\d{1,5})$")
 ENV_GLOB_RE: Final = re.compile(r"^[A-Za-z_*][A-Za-z0-9_*]*$")
 
 
@@ -49,8 +51,12 @@ class Grants(msgspec.Struct, frozen=True):
     env: tuple[str, ...] = ()
 
 
-def parse_grants(value: Any, path: Path) -> Grants:
-    """The ``grants:`` mapping of one profile; raises ``ProfileError`` naming the field."""
+def parse_grants(value: Any, path: Path, environ: Mapping[str, str]) -> Grants:
+    """The ``grants:`` mapping of one profile; raises ``ProfileError`` naming the field.
+
+    ``grants.network`` entries may name ``${VAR}`` of ``environ`` (the operator wrote the
+    profile, so any variable is fair), e.g. the database URL the deployment configures.
+    """
     if value is None:
         return Grants()
     if not isinstance(value, dict):
@@ -65,12 +71,10 @@ def parse_grants(value: Any, path: Path) -> Grants:
     if network_value in ("none", None):
         network = None
     else:
-        network = _strings(network_value, "grants.network", path)
-        for index, target in enumerate(network):
-            if not HOST_PORT_RE.match(target):
-                raise ProfileError(
-                    path, f"grants.network[{index}]", f"{target!r} is not host:port or '*:*'"
-                )
+        try:
+            network = expand_entries(_strings(network_value, "grants.network", path), environ)
+        except EndpointError as exc:
+            raise ProfileError(path, f"grants.network[{exc.index}]", exc.reason) from None
     subprocess = value.get("subprocess", False)
     if not isinstance(subprocess, bool):
         raise ProfileError(path, "grants.subprocess", "must be true or false")
@@ -86,6 +90,25 @@ def parse_grants(value: Any, path: Path) -> Grants:
         unix_sockets=_paths(value.get("unix_sockets"), "grants.unix_sockets", path),
         env=env,
     )
+
+
+def resolve_permissions(manifest: Manifest, environ: Mapping[str, str]) -> Permissions:
+    """The manifest's declaration with its network entries resolved against ``environ``.
+
+    Raises ``ManifestError`` naming the entry when a variable is missing or the result is not
+    an address; the plugin is then refused, with every other plugin unaffected.
+    """
+    declared = manifest.permissions
+    if declared.network is None:
+        return declared
+    allowed = set(declared.env)
+    try:
+        network = expand_entries(declared.network, environ, may_reference=allowed.__contains__)
+    except EndpointError as exc:
+        raise ManifestError(
+            manifest.path, f"permissions.network[{exc.index}]", exc.reason
+        ) from None
+    return msgspec.structs.replace(declared, network=network)
 
 
 def check_admission(plugin: str, declared: Permissions, grants: Grants, profile: Path) -> list[str]:

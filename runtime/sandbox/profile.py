@@ -6,6 +6,8 @@ silently widen or drop a limit.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -59,8 +61,11 @@ class Profile(msgspec.Struct, frozen=True):
     disk_mb: int | None = None
 
 
-def load_profile(path: Path) -> Profile:
-    """Read one profile; raises ``ProfileError`` naming the first bad field."""
+def load_profile(path: Path, environ: Mapping[str, str] | None = None) -> Profile:
+    """Read one profile; raises ``ProfileError`` naming the first bad field.
+
+    ``environ`` (default: this process's) resolves ``${VAR}`` in ``grants.network``.
+    """
     try:
         data = read_yaml_mapping(path)
     except YamlProblem as exc:
@@ -103,7 +108,7 @@ def load_profile(path: Path) -> Profile:
         description=description,
         limits=_limits(values, path),
         start_timeout=float(values.get("start_timeout", DEFAULT_START_TIMEOUT)),
-        grants=parse_grants(data.get("grants"), path),
+        grants=parse_grants(data.get("grants"), path, os.environ if environ is None else environ),
         disk_mb=int(values["disk_mb"]) if "disk_mb" in values else None,
     )
 
@@ -130,13 +135,15 @@ def _limits(values: dict[str, float], path: Path) -> Limits:
     )
 
 
-def load_profiles(directory: Path) -> tuple[dict[str, Profile], list[ProfileError]]:
+def load_profiles(
+    directory: Path, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Profile], list[ProfileError]]:
     """Every ``*.yaml`` in ``directory``; a bad profile is reported, the rest still load."""
     profiles: dict[str, Profile] = {}
     problems: list[ProfileError] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            profiles[path.stem] = load_profile(path)
+            profiles[path.stem] = load_profile(path, environ)
         except ProfileError as exc:
             problems.append(exc)
     return profiles, problems

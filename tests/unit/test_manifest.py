@@ -429,14 +429,21 @@ BAD_FIELDS = [
     pytest.param(
         'name: demo\nversion: "1"\ntools: [t]\npermissions: {network: all}\n',
         "permissions.network",
-        "must be 'none' or a list of 'host:port' strings",
+        "must be 'none' or a list of 'host:port' strings or URLs",
         id="network-word",
     ),
     pytest.param(
         'name: demo\nversion: "1"\ntools: [t]\npermissions: {network: ["ok:1", "localhost"]}\n',
         "permissions.network[1]",
-        "'localhost' is not host:port",
+        "'localhost' is not host:port or a URL; write e.g. 'db.internal:27017', '*:443' or "
+        "'https://api.example.com'",
         id="network-entry",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [t]\npermissions: {network: ["${DB_URL}"]}\n',
+        "permissions.network[0]",
+        "references ${DB_URL}, which is not declared; add DB_URL to permissions.env",
+        id="network-undeclared-variable",
     ),
     pytest.param(
         'name: demo\nversion: "1"\ntools: [t]\npermissions: {env: [OK, 1BAD]}\n',
