@@ -169,6 +169,10 @@ class Supervisor:
             )
             if beyond:
                 runtime.refuse("; ".join(beyond))
+                continue
+            missing_dir = _create_write_dirs(runtime.permissions.fs_write)
+            if missing_dir:
+                runtime.refuse(f"plugin {manifest.name!r}: {missing_dir}")
         await self._run_gate()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -469,6 +473,23 @@ def _open_audit_log(audit_log: Path | str | AuditLog | None) -> AuditLog | None:
 
 def profiles_summary(profiles: dict[str, Profile]) -> list[dict[str, Any]]:
     return [describe(p) for p in profiles.values()]
+
+
+def _create_write_dirs(paths: Iterable[str]) -> str:
+    """Create the declared (and granted) writable directories that do not exist yet.
+
+    Landlock grants access to a directory by opening it, so a data dir a deployment names in a
+    variable must exist before the worker confines itself. Returns a problem, or "".
+    """
+    for path in paths:
+        try:
+            Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            return (
+                f"cannot create {path} (permissions.filesystem.write): {exc.strerror}; "
+                "create it, or point the plugin's variable at a writable place"
+            )
+    return ""
 
 
 def _remove_tree(root: Path) -> None:

@@ -26,6 +26,7 @@ from runtime.manifest.model import (
 )
 from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
 from runtime.sandbox.endpoints import EndpointError, expand_entries
+from runtime.sandbox.references import UnresolvedReference, has_unresolvable, substitute
 
 __all__ = ["MANIFEST_FILENAME", "MAX_TOOL_TIMEOUT", "load_manifest"]
 
@@ -331,19 +332,27 @@ def _permissions(value: Any, problems: _Problems) -> Permissions:
             "permissions.network", "must be 'none' or a list of 'host:port' strings or URLs"
         )
     return Permissions(
-        fs_read=_absolute(fs.get("read"), "permissions.filesystem.read", problems),
-        fs_write=_absolute(fs.get("write"), "permissions.filesystem.write", problems),
+        fs_read=_absolute(fs.get("read"), "permissions.filesystem.read", problems, env),
+        fs_write=_absolute(fs.get("write"), "permissions.filesystem.write", problems, env),
         network=network,
         subprocess=problems.flag(data, "subprocess", "permissions", False),
-        unix_sockets=_absolute(data.get("unix_sockets"), "permissions.unix_sockets", problems),
+        unix_sockets=_absolute(data.get("unix_sockets"), "permissions.unix_sockets", problems, env),
         env=env,
     )
 
 
-def _absolute(value: Any, field: str, problems: _Problems) -> tuple[str, ...]:
+def _absolute(value: Any, field: str, problems: _Problems, env: tuple[str, ...]) -> tuple[str, ...]:
+    """Absolute paths, kept as written; ``${VAR}`` references are resolved at admission."""
     paths = problems.strings(value, field)
     for index, path in enumerate(paths):
-        if not path.startswith("/"):
+        try:
+            if has_unresolvable(path, env.__contains__):
+                continue
+            path = substitute(path, {})
+        except UnresolvedReference as exc:
+            problems.add(f"{field}[{index}]", str(exc))
+            continue
+        if path and not path.startswith("/"):
             problems.add(
                 f"{field}[{index}]",
                 f"{path!r} is not an absolute path",

@@ -21,16 +21,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from runtime.sandbox.references import UnresolvedReference, has_unresolvable, substitute
+
 __all__ = [
     "DEFAULT_PORTS",
     "HOST_PORT_RE",
     "EndpointError",
     "expand_entries",
-    "references",
 ]
 
 HOST_PORT_RE: Final = re.compile(r"^(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(\*|\d{1,5})$")
-_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _HOST: Final = re.compile(r"^([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
 MAX_PORT: Final = 65535
 
@@ -62,11 +62,6 @@ class EndpointError(ValueError):
         self.index = index
 
 
-def references(entry: str) -> list[str]:
-    """The variable names an entry refers to, in order."""
-    return [match.group(1) for match in _REFERENCE.finditer(entry)]
-
-
 def expand_entries(
     entries: tuple[str, ...],
     environ: Mapping[str, str],
@@ -84,38 +79,16 @@ def expand_entries(
     targets: list[str] = []
     for index, entry in enumerate(entries):
         try:
-            if placeholders:
-                found = list(_REFERENCE.finditer(entry))
-                _substitute(entry, {m.group(1): "" for m in found}, may_reference)
-                if any(m.group(2) is None for m in found):
-                    continue
-            text = _substitute(entry, environ, may_reference).strip()
+            if placeholders and has_unresolvable(entry, may_reference):
+                continue
+            text = substitute(entry, environ, may_reference).strip()
             if text:
                 targets.extend(_targets(text))
+        except UnresolvedReference as exc:
+            raise EndpointError(str(exc), index) from None
         except EndpointError as exc:
             raise EndpointError(exc.reason, index) from None
     return tuple(dict.fromkeys(targets)) or None
-
-
-def _substitute(
-    entry: str, environ: Mapping[str, str], may_reference: Callable[[str], bool]
-) -> str:
-    def one(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if not may_reference(name):
-            raise EndpointError(
-                f"references ${{{name}}}, which is not declared; add {name} to permissions.env"
-            )
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        raise EndpointError(
-            f"${{{name}}} is not set in the supervisor's environment; "
-            f"set it or write ${{{name}:-default}} (an empty default means no network)"
-        )
-
-    return _REFERENCE.sub(one, entry)
 
 
 def _targets(text: str) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from runtime.errors import ManifestError, ProfileError
 from runtime.manifest.model import Manifest, Permissions
 from runtime.protocol.messages import Confinement
 from runtime.sandbox.endpoints import EndpointError, expand_entries
+from runtime.sandbox.references import UnresolvedReference, substitute
 
 __all__ = [
     "GRANT_KEYS",
@@ -54,8 +55,8 @@ class Grants(msgspec.Struct, frozen=True):
 def parse_grants(value: Any, path: Path, environ: Mapping[str, str]) -> Grants:
     """The ``grants:`` mapping of one profile; raises ``ProfileError`` naming the field.
 
-    ``grants.network`` entries may name ``${VAR}`` of ``environ`` (the operator wrote the
-    profile, so any variable is fair), e.g. the database URL the deployment configures.
+    Paths and network entries may name ``${VAR}`` of ``environ`` (the operator wrote the
+    profile, so any variable is fair), e.g. the database URL or data dir a deployment sets.
     """
     if value is None:
         return Grants()
@@ -83,32 +84,70 @@ def parse_grants(value: Any, path: Path, environ: Mapping[str, str]) -> Grants:
         if not ENV_GLOB_RE.match(name):
             raise ProfileError(path, f"grants.env[{index}]", f"{name!r} is not a variable name")
     return Grants(
-        fs_read=_paths(fs.get("read"), "grants.filesystem.read", path),
-        fs_write=_paths(fs.get("write"), "grants.filesystem.write", path),
+        fs_read=_paths(fs.get("read"), "grants.filesystem.read", path, environ),
+        fs_write=_paths(fs.get("write"), "grants.filesystem.write", path, environ),
         network=network,
         subprocess=subprocess,
-        unix_sockets=_paths(value.get("unix_sockets"), "grants.unix_sockets", path),
+        unix_sockets=_paths(value.get("unix_sockets"), "grants.unix_sockets", path, environ),
         env=env,
     )
 
 
 def resolve_permissions(manifest: Manifest, environ: Mapping[str, str]) -> Permissions:
-    """The manifest's declaration with its network entries resolved against ``environ``.
+    """The manifest's declaration with ``${VAR}`` in paths and network entries resolved.
 
-    Raises ``ManifestError`` naming the entry when a variable is missing or the result is not
-    an address; the plugin is then refused, with every other plugin unaffected.
+    Only variables the plugin lists under ``permissions.env`` may appear. Raises
+    ``ManifestError`` naming the entry when a variable is missing or the result is not an
+    absolute path or an address; the plugin is then refused, every other plugin unaffected.
     """
     declared = manifest.permissions
-    if declared.network is None:
-        return declared
-    allowed = set(declared.env)
-    try:
-        network = expand_entries(declared.network, environ, may_reference=allowed.__contains__)
-    except EndpointError as exc:
-        raise ManifestError(
-            manifest.path, f"permissions.network[{exc.index}]", exc.reason
-        ) from None
-    return msgspec.structs.replace(declared, network=network)
+    allowed = set(declared.env).__contains__
+
+    def paths(entries: tuple[str, ...], field: str) -> tuple[str, ...]:
+        try:
+            return _resolve_paths(entries, environ, allowed)
+        except _BadEntry as exc:
+            raise ManifestError(manifest.path, f"{field}[{exc.index}]", exc.reason) from None
+
+    network = declared.network
+    if network is not None:
+        try:
+            network = expand_entries(network, environ, may_reference=allowed)
+        except EndpointError as exc:
+            raise ManifestError(
+                manifest.path, f"permissions.network[{exc.index}]", exc.reason
+            ) from None
+    return msgspec.structs.replace(
+        declared,
+        fs_read=paths(declared.fs_read, "permissions.filesystem.read"),
+        fs_write=paths(declared.fs_write, "permissions.filesystem.write"),
+        unix_sockets=paths(declared.unix_sockets, "permissions.unix_sockets"),
+        network=network,
+    )
+
+
+class _BadEntry(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index, self.reason = index, reason
+
+
+def _resolve_paths(
+    entries: tuple[str, ...], environ: Mapping[str, str], allowed: Callable[[str], bool]
+) -> tuple[str, ...]:
+    """Entries with references resolved and normalised; an entry resolving to "" is dropped."""
+    resolved = []
+    for index, entry in enumerate(entries):
+        try:
+            text = substitute(entry, environ, allowed).strip()
+        except UnresolvedReference as exc:
+            raise _BadEntry(index, str(exc)) from None
+        if not text:
+            continue
+        if not os.path.isabs(text):
+            raise _BadEntry(index, f"{text!r} (from {entry!r}) is not an absolute path")
+        resolved.append(os.path.normpath(text))
+    return tuple(resolved)
 
 
 def check_admission(plugin: str, declared: Permissions, grants: Grants, profile: Path) -> list[str]:
@@ -214,9 +253,8 @@ def _strings(value: Any, field: str, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _paths(value: Any, field: str, path: Path) -> tuple[str, ...]:
-    paths = _strings(value, field, path)
-    for index, entry in enumerate(paths):
-        if not os.path.isabs(entry):
-            raise ProfileError(path, f"{field}[{index}]", f"{entry!r} must be an absolute path")
-    return tuple(os.path.normpath(p) for p in paths)
+def _paths(value: Any, field: str, path: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return _resolve_paths(_strings(value, field, path), environ, lambda name: True)
+    except _BadEntry as exc:
+        raise ProfileError(path, f"{field}[{exc.index}]", exc.reason) from None

@@ -7,6 +7,8 @@ confined worker and dials for real, so what is checked is what the kernel enforc
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +16,9 @@ from typing import Final
 
 import pytest
 
-from runtime import Supervisor
+from runtime import Supervisor, ToolFailedError
 from tests.conftest import TEST_PLUGINS
-from tests.integration.support import TEST_PROFILES, plugin_status
+from tests.integration.support import TEST_PROFILES, plugin_status, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -98,3 +100,37 @@ async def test_a_variable_the_profile_needs_but_nobody_set_is_a_profile_problem(
         problems = [str(p) for p in sup.problems]
         assert any("grants.network[0]" in p and "DIALER_URL" in p for p in problems), problems
         assert plugin_status(sup, "endpoint_dialer")["state"] == "error"
+
+
+KEEPER: Final = TEST_PLUGINS / "data_keeper"
+
+
+async def test_a_data_dir_named_by_a_variable_is_created_and_outlives_the_worker(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "state" / "keeper"
+    async with Supervisor(
+        [KEEPER], profiles_dir=TEST_PROFILES, environ={"KEEPER_DATA": str(data)}
+    ) as sup:
+        assert data.is_dir()
+        assert (await sup.call("keep", {"key": "k", "value": "v1"})) == {"kept": "k"}
+        first = await sup.call("recall", {"key": "k"})
+        os.kill(first["pid"], signal.SIGKILL)  # a crash: the supervisor starts a new worker
+        await wait_until(
+            lambda: plugin_status(sup, "data_keeper")["pid"] not in (None, first["pid"]),
+            "data_keeper restarted",
+        )
+        again = await sup.call("recall", {"key": "k"})
+        assert again["value"] == "v1"
+        assert again["pid"] != first["pid"]
+        with pytest.raises(ToolFailedError, match="permission denied"):
+            await sup.call("keep", {"key": "../escaped", "value": "x"})
+    assert not (tmp_path / "state" / "escaped").exists()
+
+
+async def test_an_unset_data_dir_variable_refuses_the_plugin_naming_it() -> None:
+    async with Supervisor([KEEPER], profiles_dir=TEST_PROFILES, environ={}) as sup:
+        entry = plugin_status(sup, "data_keeper")
+        assert entry["state"] == "refused", entry
+        assert "permissions.filesystem.write[0]" in entry["reason"]
+        assert "${KEEPER_DATA} is not set" in entry["reason"]

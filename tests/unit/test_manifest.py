@@ -446,6 +446,19 @@ BAD_FIELDS = [
         id="network-undeclared-variable",
     ),
     pytest.param(
+        'name: demo\nversion: "1"\ntools: [t]\n'
+        'permissions: {filesystem: {write: ["${DATA:-relative/dir}"]}, env: [DATA]}\n',
+        "permissions.filesystem.write[0]",
+        "'relative/dir' is not an absolute path",
+        id="path-default-not-absolute",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [t]\npermissions: {filesystem: {read: ["${HOME}/x"]}}\n',
+        "permissions.filesystem.read[0]",
+        "references ${HOME}, which is not declared; add HOME to permissions.env",
+        id="path-undeclared-variable",
+    ),
+    pytest.param(
         'name: demo\nversion: "1"\ntools: [t]\npermissions: {env: [OK, 1BAD]}\n',
         "permissions.env[1]",
         "'1BAD' is not an environment variable name",
