@@ -18,6 +18,7 @@ from runtime.manifest.model import (
     DEFAULT_CLASS,
     DEFAULT_PROFILE,
     DEFAULT_TOOL_TIMEOUT,
+    NO_CACHE,
     Concurrency,
     Manifest,
     Parameter,
@@ -28,11 +29,13 @@ from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
 from runtime.sandbox.endpoints import EndpointError, expand_entries
 from runtime.sandbox.references import UnresolvedReference, has_unresolvable, substitute
 
-__all__ = ["MANIFEST_FILENAME", "MAX_TOOL_TIMEOUT", "load_manifest"]
+__all__ = ["MANIFEST_FILENAME", "MAX_CACHE_TTL", "MAX_TOOL_TIMEOUT", "load_manifest"]
 
 MANIFEST_FILENAME: Final = "plugin.yaml"
 # A tool that needs more than an hour is a job, not a tool call.
 MAX_TOOL_TIMEOUT: Final = 3600.0
+# A day: an answer that may be older than that belongs in a data store, not a call cache.
+MAX_CACHE_TTL: Final = 86400.0
 MAX_IN_FLIGHT_LIMIT: Final = 4096
 MAX_QUEUED_LIMIT: Final = 100_000
 
@@ -66,6 +69,7 @@ TOOL_KEYS: Final = frozenset(
         "description",
         "type",
         "timeout",
+        "cache_ttl",
         "parameters",
         "tags",
         "examples",
@@ -255,9 +259,29 @@ def _tools(value: Any, problems: _Problems) -> tuple[ToolEntry, ...]:
                 type=problems.text(item, "type", where, "function"),
                 timeout=float(timeout),
                 parameters=_parameters(item.get("parameters"), f"{where}.parameters", problems),
+                cache_ttl=_cache_ttl(item.get("cache_ttl", NO_CACHE), where, problems),
             )
         )
     return tuple(entries)
+
+
+def _cache_ttl(value: Any, where: str, problems: _Problems) -> float:
+    field = f"{where}.cache_ttl"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.add(
+            field,
+            f"must be a number of seconds, got {value!r}",
+            "0 (the default) means results are never cached",
+        )
+        return NO_CACHE
+    if not 0 <= value <= MAX_CACHE_TTL:
+        problems.add(
+            field,
+            f"must be in [0, {MAX_CACHE_TTL:g}] seconds, got {value}",
+            "0 (the default) means results are never cached",
+        )
+        return NO_CACHE
+    return float(value)
 
 
 def _parameters(value: Any, where: str, problems: _Problems) -> tuple[Parameter, ...]:

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUED",
     "DEFAULT_PROFILE",
     "DEFAULT_TOOL_TIMEOUT",
+    "NO_CACHE",
     "Concurrency",
     "Manifest",
     "Parameter",
@@ -27,6 +28,8 @@ DEFAULT_TOOL_TIMEOUT: Final = 30.0
 # Enough for 32-way fan-out from one caller with room to spare; queue absorbs short bursts.
 DEFAULT_MAX_IN_FLIGHT: Final = 64
 DEFAULT_MAX_QUEUED: Final = 256
+# A tool's result is cached only when it declares a positive cache_ttl (seconds).
+NO_CACHE: Final = 0.0
 
 
 class Parameter(msgspec.Struct, frozen=True):
@@ -46,6 +49,9 @@ class ToolEntry(msgspec.Struct, frozen=True):
     type: str = "function"
     timeout: float = DEFAULT_TOOL_TIMEOUT
     parameters: tuple[Parameter, ...] = ()
+    # Seconds an identical call (same params, same caller role) may be answered from the
+    # result cache; NO_CACHE for tools whose answer must always be fresh.
+    cache_ttl: float = NO_CACHE
 
 
 class Permissions(msgspec.Struct, frozen=True):

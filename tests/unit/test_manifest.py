@@ -21,6 +21,7 @@ from runtime.manifest.model import (
     DEFAULT_MAX_QUEUED,
     DEFAULT_PROFILE,
     DEFAULT_TOOL_TIMEOUT,
+    NO_CACHE,
 )
 from runtime.manifest.variables import resolve_configuration
 from runtime.manifest.yamlfile import MAX_YAML_BYTES
@@ -109,6 +110,25 @@ def test_minimal_manifest_gets_the_documented_defaults(tmp_path: Path) -> None:
         DEFAULT_MAX_IN_FLIGHT,
         DEFAULT_MAX_QUEUED,
     )
+
+
+def test_cache_ttl_is_kept_per_tool_and_defaults_to_no_cache(tmp_path: Path) -> None:
+    path = write_plugin(
+        tmp_path,
+        """\
+        name: demo
+        version: "1"
+        tools:
+          - {name: cached, cache_ttl: 30}
+          - {name: fractional, cache_ttl: 0.5}
+          - {name: fresh}
+        """,
+    )
+
+    ttls = {t.name: t.cache_ttl for t in load_valid(path).tools}
+
+    assert ttls == {"cached": 30.0, "fractional": 0.5, "fresh": NO_CACHE}
+    assert NO_CACHE == 0.0
 
 
 def test_bare_tool_name_is_shorthand_for_a_tool_entry(tmp_path: Path) -> None:
@@ -292,6 +312,42 @@ BAD_FIELDS = [
         "tools[0].timout",
         "unknown key",
         id="tool-key",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_ttl: "60"}]\n',
+        "tools[0].cache_ttl",
+        "must be a number of seconds, got '60'",
+        id="cache-ttl-string",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_ttl: true}]\n',
+        "tools[0].cache_ttl",
+        "must be a number of seconds, got True",
+        id="cache-ttl-bool",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_ttl: -1}]\n',
+        "tools[0].cache_ttl",
+        "must be in [0, 86400] seconds, got -1",
+        id="cache-ttl-negative",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_ttl: 86401}]\n',
+        "tools[0].cache_ttl",
+        "must be in [0, 86400] seconds, got 86401",
+        id="cache-ttl-over-a-day",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_ttl: .nan}]\n',
+        "tools[0].cache_ttl",
+        "must be in [0, 86400] seconds, got nan",
+        id="cache-ttl-nan",
+    ),
+    pytest.param(
+        'name: demo\nversion: "1"\ntools: [{name: t, cache_tll: 5}]\n',
+        "tools[0].cache_tll",
+        "unknown key",
+        id="cache-ttl-typo",
     ),
     pytest.param(
         'name: demo\nversion: "1"\ntools: [{timeout: 5}]\n',
