@@ -1,0 +1,1 @@
+"""Tools of the bundled ``mongodb`` plugin and the logic they share."""
