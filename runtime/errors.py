@@ -6,6 +6,7 @@
     |   +-- ProfileError             one sandbox profile problem: path, field, reason
     |   +-- PolicyError              one caller-policy problem: path, field, reason
     |   +-- DuplicateToolError       two plugins claim one tool name (names both)
+    |   +-- UnknownPluginError       a reload named a plugin no plugin directory holds
     +-- ProtocolError                a peer broke the wire protocol
     |   +-- FrameTooLargeError       a length header over the frame limit
     +-- PluginStartError             a worker could not be started or handshaken
@@ -52,6 +53,7 @@ __all__ = [
     "ToolFailedError",
     "ToolNotFoundError",
     "ToolTimeoutError",
+    "UnknownPluginError",
 ]
 
 
@@ -103,6 +105,15 @@ class DuplicateToolError(ConfigError):
         super().__init__(
             f"tool {tool!r} is claimed by plugin {first!r} and plugin {second!r}; "
             f"rename it in one of their plugin.yaml files or disable one plugin"
+        )
+
+
+class UnknownPluginError(ConfigError):
+    def __init__(self, plugin: str, known: list[str]) -> None:
+        self.plugin = plugin
+        super().__init__(
+            f"no plugin named {plugin!r} in the plugin directories; "
+            f"known: {', '.join(sorted(known)) or 'none'}"
         )
 
 

@@ -13,10 +13,12 @@ from typing import Final
 
 from runtime.errors import ConfigError
 
-__all__ = ["ALLOW_DEGRADED", "GATE", "OSV_LIVE", "env_flag"]
+__all__ = ["ALLOW_DEGRADED", "GATE", "OSV_LIVE", "WATCH", "env_flag"]
 
 GATE: Final = "HYDROGEN_GATE"
 ALLOW_DEGRADED: Final = "HYDROGEN_ALLOW_DEGRADED"
+# Watch the plugin directories and hot-reload changed plugins (default off).
+WATCH: Final = "HYDROGEN_WATCH"
 # Off: never try the live OSV API (air-gapped sites, reproducible CI).
 OSV_LIVE: Final = "HYDROGEN_OSV_LIVE"
 

@@ -38,7 +38,7 @@ from runtime.host.metrics import ToolMetrics
 from runtime.host.worker import EXIT_STATUS_WAIT, Worker, build_environment
 from runtime.manifest.model import DEFAULT_TOOL_TIMEOUT, Manifest
 from runtime.manifest.variables import resolve_configuration
-from runtime.protocol.messages import CALL, CallParams, ErrorCode, ToolSpec
+from runtime.protocol.messages import CALL, HEALTH, CallParams, ErrorCode, HealthResult, ToolSpec
 from runtime.rpc.connection import ConnectionClosed, RemoteError
 from runtime.sandbox.grants import build_confinement
 from runtime.sandbox.profile import DEFAULT_DISK_MB, MIB, Profile
@@ -76,15 +76,29 @@ class PluginRuntime:
         register_tools: Callable[[PluginRuntime, list[str]], None],
         allow_degraded: bool = False,
         on_active: Callable[[PluginRuntime], None] | None = None,
+        code_root: Path | None = None,
+        probation: bool = False,
     ) -> None:
         self.manifest = manifest
+        # What workers import and the gate reviews: the version's private snapshot (snapshot.py);
+        # ``manifest`` keeps the operator's path for messages.
+        self.code = (
+            manifest
+            if code_root is None
+            else msgspec.structs.replace(manifest, path=code_root / manifest.path.name)
+        )
+        self.digest = ""
+        # A reload candidate: if its first worker never becomes active, it gives up at once
+        # (the version it would replace keeps serving) instead of restarting with backoff.
+        self.probation = probation
+        self._ever_active = False
         self.profile = profile
         self.name = manifest.name
         # What the worker is confined to: the declaration with ${VAR} network entries resolved
         # (set by the supervisor at admission; the manifest keeps what was written).
         self.permissions = manifest.permissions
         self._environ = environ
-        self._workdir = workdir
+        self.workdir = workdir
         self._register_tools = register_tools
         self._allow_degraded = allow_degraded
         self._on_active = on_active
@@ -103,6 +117,7 @@ class PluginRuntime:
         self.queued = 0
         self._slots = anyio.Semaphore(manifest.concurrency.max_in_flight)
         self._stopping = False
+        self._idle: anyio.Event | None = None
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -150,6 +165,11 @@ class PluginRuntime:
                 return
             worker = self.worker
             assert worker is not None
+            if self.probation and not self._ever_active:
+                self._set_state(
+                    State.ERROR, f"did not start: {worker.describe_end()}", terminal=True
+                )
+                return
             if worker.killed_on_purpose:
                 self.restarts += 1
                 continue
@@ -180,15 +200,15 @@ class PluginRuntime:
         except ManifestError as exc:
             self._set_state(State.ERROR, str(exc), terminal=True)
             return False
-        env = build_environment(self.manifest, self._environ, self._workdir)
+        env = build_environment(self.manifest, self._environ, self.workdir)
         confinement = build_confinement(
             self.permissions,
-            self._workdir,
+            self.workdir,
             self.profile.path,
             required=not self._allow_degraded,
             disk_bytes=(self.profile.disk_mb or DEFAULT_DISK_MB) * MIB,
         )
-        worker = Worker(self.manifest, resolved, self.profile, env, self._workdir, confinement)
+        worker = Worker(self.code, resolved, self.profile, env, self.workdir, confinement)
         self.worker = worker  # even a failed start is described from it
         failures: list[PluginStartError] = []
         try:
@@ -243,6 +263,7 @@ class PluginRuntime:
             self.metrics.setdefault(name, ToolMetrics())
         self.tools, self._validators = served, validators
         self.worker = worker
+        self._ever_active = True
         self._set_state(State.LOADED)
         self._set_state(State.ACTIVE)
         if self._on_active is not None:
@@ -289,6 +310,34 @@ class PluginRuntime:
         finally:
             self.in_flight -= 1
             self._slots.release()
+            if self._idle is not None and not self.in_flight and not self.queued:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until no call is in flight or queued here (a retiring version drains this way)."""
+        while self.in_flight or self.queued:
+            self._idle = anyio.Event()
+            await self._idle.wait()
+
+    async def check_health(self, timeout: float) -> str:
+        """Ask the active worker's ``health`` hook; "" when healthy, else what was wrong."""
+        worker = self.worker
+        if self.state != State.ACTIVE or worker is None or worker.conn is None:
+            return f"not active ({self.state}{': ' + self.reason if self.reason else ''})"
+        try:
+            with anyio.fail_after(timeout):
+                answer = await worker.conn.request(HEALTH, {})
+        except TimeoutError:
+            return f"the health check did not answer within {timeout:g}s"
+        except (RemoteError, ConnectionClosed, ProtocolError) as exc:
+            return f"the health check failed: {exc}"
+        try:
+            result = msgspec.json.decode(answer, type=HealthResult)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return f"the health check answered nonsense: {exc}"
+        if result.ok:
+            return ""
+        return f"the plugin reports itself unhealthy: {result.detail}"
 
     async def _wait_active(self, tool: str) -> Worker:
         worker = self.worker

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from runtime.errors import (
     InvalidParamsError,
     ManifestError,
     ToolNotFoundError,
+    UnknownPluginError,
 )
 from runtime.gate.findings import Severity
 from runtime.gate.gate import Gate, GateConfig, gate_from_environment
@@ -42,16 +43,21 @@ from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
 from runtime.host.policy import Policy, load_policy
 from runtime.host.reaper import sweep_stale_groups
+from runtime.host.reload import HEALTH_TIMEOUT, MAX_HISTORY, RETIRE_GRACE, Outcome, ReloadRecord
 from runtime.host.schema_cache import SchemaCache
+from runtime.host.snapshot import snapshot_plugin
+from runtime.host.watcher import watch_plugin_dirs
 from runtime.host.worker import Worker
 from runtime.manifest.discovery import discover
+from runtime.manifest.loader import load_manifest
+from runtime.manifest.model import DEFAULT_TOOL_TIMEOUT, Manifest
 from runtime.manifest.schema import schema_from_manifest
 from runtime.protocol.messages import ToolSpec
 from runtime.sandbox.grants import check_admission, resolve_permissions
 from runtime.sandbox.profile import Profile, describe, load_profiles
-from runtime.settings import ALLOW_DEGRADED, GATE, env_flag
+from runtime.settings import ALLOW_DEGRADED, GATE, WATCH, env_flag
 
-__all__ = ["DEFAULT_PROFILES_DIR", "Supervisor", "ToolInfo"]
+__all__ = ["DEFAULT_PROFILES_DIR", "ReloadRecord", "Supervisor", "ToolInfo"]
 
 DEFAULT_PROFILES_DIR: Final = Path(__file__).resolve().parents[2] / "sandbox_profiles"
 PROFILES_ENV: Final = "HYDROGEN_PROFILES"
@@ -83,6 +89,7 @@ class Supervisor:
         audit_log: Path | str | AuditLog | None = None,
         gate: bool | Gate | GateConfig | None = None,
         wait_ready: bool = True,
+        watch: bool | None = None,
     ) -> None:
         self._plugin_dirs = [Path(p) for p in plugin_dirs]
         self._profiles_dir = Path(
@@ -104,9 +111,21 @@ class Supervisor:
         # False: entering returns once plugins are admitted and starting; tools() lists them
         # from their manifests and calls wait for their workers. For front ends such as MCP.
         self._wait_ready = wait_ready
+        # Hot reload on file changes in the plugin directories (reload() works either way).
+        self._watch = env_flag(WATCH, default=False) if watch is None else watch
         self._verdicts: dict[str, Verdict] = {}
         self._schemas = SchemaCache()
-        self._schema_keys: dict[str, str] = {}
+        # Each admitted version gets a number: its snapshot and work dir are named by it.
+        self._versions = 0
+        # Hot reload: one at a time; versions outside the routing table that may still run
+        # (a candidate being started, an old version draining); what each reload did.
+        self._reload_lock = anyio.Lock()
+        self._offstage: set[PluginRuntime] = set()
+        self._reloads: dict[str, list[ReloadRecord]] = {}
+        self._reload_counts: dict[str, int] = {}
+        # Set (and replaced) when the routing table changes without a state change of the
+        # plugins in it (a swap, an addition, a removal), for change_events().
+        self._routing_changed = anyio.Event()
         self._known_schemas: dict[str, dict[str, ToolSpec]] = {}
         self._plugins: dict[str, PluginRuntime] = {}
         self._routes: dict[str, PluginRuntime] = {}
@@ -131,53 +150,16 @@ class Supervisor:
         found = discover(self._plugin_dirs)
         self._problems.extend(found.problems)
         for manifest in found.manifests:
-            key = self._schema_keys[manifest.name] = self._schemas.key(manifest.root)
-            self._known_schemas[manifest.name] = self._schemas.get(key)
-            workdir = self._workroot / manifest.name
-            workdir.mkdir(mode=0o700)
-            runtime = PluginRuntime(
-                manifest,
-                profiles.get(manifest.sandbox),
-                environ=self._environ,
-                workdir=workdir,
-                register_tools=self._register,
-                allow_degraded=self._allow_degraded,
-                on_active=self._remember_schemas,
-            )
-            self._plugins[manifest.name] = runtime
-            if runtime.profile is None:
-                runtime.fail(
-                    f"sandbox profile {manifest.sandbox!r} (plugin.yaml: sandbox) does not exist "
-                    f"in {self._profiles_dir}; available: {', '.join(sorted(profiles)) or 'none'}"
-                )
-                continue
-            try:
-                self._register(runtime, [t.name for t in manifest.tools])
-            except DuplicateToolError as exc:
-                self._problems.append(exc)
-                runtime.fail(str(exc))
-                continue
-            # Registered even when refused, so a call names the refusal instead of "not found".
-            try:
-                runtime.permissions = resolve_permissions(manifest, self._environ)
-            except ManifestError as exc:
-                self._problems.append(exc)
-                runtime.refuse(str(exc))
-                continue
-            beyond = check_admission(
-                manifest.name, runtime.permissions, runtime.profile.grants, runtime.profile.path
-            )
-            if beyond:
-                runtime.refuse("; ".join(beyond))
-                continue
-            missing_dir = _create_write_dirs(runtime.permissions.fs_write)
-            if missing_dir:
-                runtime.refuse(f"plugin {manifest.name!r}: {missing_dir}")
+            self._plugins[manifest.name] = self._admit(manifest, profiles, self._register)
         await self._run_gate()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for runtime in self._plugins.values():
             self._tg.start_soon(runtime.supervise, name=f"plugin:{runtime.name}")
+        if self._watch:
+            self._tg.start_soon(
+                watch_plugin_dirs, self._plugin_dirs, self.reload_all, name="plugin watcher"
+            )
         # Start is parallel; entering waits until every eager plugin is active or has failed,
         # unless the caller asked not to (a front end that must answer before workers are up).
         if self._wait_ready:
@@ -199,7 +181,268 @@ class Supervisor:
     def change_events(self) -> list[anyio.Event]:
         """One event per plugin, set at its next state change (take them before reading the
         state, so a change in between is never missed)."""
-        return [runtime._changed for runtime in self._plugins.values()]
+        return [self._routing_changed, *(runtime._changed for runtime in self._plugins.values())]
+
+    # ---- hot reload -------------------------------------------------------------------------
+
+    async def reload(self, name: str) -> ReloadRecord:
+        """Replace plugin ``name`` with what its folder holds now, failing no call.
+
+        The new version is staged, admitted, gated, started beside the running one and
+        health-checked; then routing swaps to it in one step and the old version drains and
+        stops. If any step fails, the old version keeps serving and the record says why. A
+        plugin whose folder is gone is removed; a name only found on disk now is added.
+        """
+        async with self._reload_lock:
+            if name in self._plugins:
+                return await self._reload_one(name)
+            found = discover(self._plugin_dirs)
+            for manifest in found.manifests:
+                if manifest.name == name:
+                    return await self._add(manifest, time.perf_counter())
+            raise UnknownPluginError(name, [m.name for m in found.manifests])
+
+    async def reload_all(self) -> list[ReloadRecord]:
+        """Bring every plugin in line with the plugin directories: reload what changed on disk,
+        add what appeared, remove what disappeared. Unchanged plugins are left alone."""
+        async with self._reload_lock:
+            found = discover(self._plugin_dirs)
+            on_disk = {m.name: m for m in found.manifests}
+            records = []
+            for name in sorted(self._plugins):
+                started = time.perf_counter()
+                runtime = self._plugins[name]
+                if not runtime.manifest.path.is_file():
+                    records.append(await self._remove(name, started))
+                elif name not in on_disk or self._changed_on_disk(runtime):
+                    # Not discovered but still there: its manifest is broken now, and the
+                    # reload reports why while the running version keeps serving.
+                    records.append(await self._reload_one(name))
+            for name, manifest in sorted(on_disk.items()):
+                if name not in self._plugins:
+                    records.append(await self._add(manifest, time.perf_counter()))
+            return records
+
+    def reload_history(self, name: str) -> list[ReloadRecord]:
+        return list(self._reloads.get(name, ()))
+
+    def _changed_on_disk(self, runtime: PluginRuntime) -> bool:
+        try:
+            return self._schemas.key(runtime.manifest.root) != runtime.digest
+        except OSError:
+            return True  # unreadable now: let the reload say why
+
+    async def _reload_one(self, name: str) -> ReloadRecord:
+        started = time.perf_counter()
+        old = self._plugins[name]
+        if not old.manifest.path.is_file():
+            return await self._remove(name, started)
+        source, problems = load_manifest(old.manifest.path)
+        if source is None or problems:
+            reason = "; ".join(str(p) for p in problems) or "plugin.yaml could not be read"
+            return self._rolled_back(old, None, started, reason)
+        if source.name != name:
+            return self._rolled_back(
+                old,
+                source.version,
+                started,
+                f"plugin.yaml now names {source.name!r}: a rename is a removal and an "
+                "addition, which reload_all() (or the watcher) performs",
+            )
+        profiles, profile_problems = load_profiles(self._profiles_dir, self._environ)
+        broken = [p for p in profile_problems if p.path.stem == source.sandbox]
+        if broken:
+            return self._rolled_back(old, source.version, started, str(broken[0]))
+        staged: list[str] = []
+        candidate = self._admit(
+            source, profiles, self._staging_registrar(old, staged), probation=True
+        )
+        self._offstage.add(candidate)
+        try:
+            verdict = await self._start_candidate(candidate)
+        except _Rollback as exc:
+            await self._discard(candidate)
+            return self._rolled_back(old, source.version, started, exc.reason)
+        self._swap(old, candidate, staged, verdict)
+        self._offstage.discard(candidate)
+        assert self._tg is not None
+        self._tg.start_soon(self._retire, old, name=f"retire:{name}")
+        return self._remember(
+            ReloadRecord(
+                name,
+                Outcome.RELOADED,
+                old.manifest.version,
+                candidate.manifest.version,
+                _ms_since(started),
+                time.time(),
+            )
+        )
+
+    def _staging_registrar(
+        self, old: PluginRuntime, staged: list[str]
+    ) -> Callable[[PluginRuntime, list[str]], None]:
+        """Claims tool names for a candidate without routing them before its swap."""
+
+        def register(runtime: PluginRuntime, tools: list[str]) -> None:
+            for tool in tools:
+                owner = self._routes.get(tool)
+                if owner is not None and owner is not old:
+                    raise DuplicateToolError(tool, owner.name, runtime.name)
+            staged.extend(t for t in tools if t not in staged)
+
+        return register
+
+    async def _start_candidate(self, candidate: PluginRuntime) -> Verdict | None:
+        """Gate, start and health-check a reload candidate; ``_Rollback`` says what failed."""
+        if candidate._terminal:
+            raise _Rollback(candidate.reason)
+        verdict = None
+        if self._gate is not None:
+            verdict = await self._review(self._gate, candidate, record=False)
+            if candidate.state == State.REFUSED:
+                raise _Rollback(candidate.reason)
+        assert self._tg is not None
+        assert candidate.profile is not None
+        self._tg.start_soon(candidate.supervise, name=f"plugin:{candidate.name}:candidate")
+        # The worker's own start timeout bounds this; the margin covers spawning it.
+        with anyio.move_on_after(candidate.profile.start_timeout + RETIRE_GRACE):
+            await candidate.wait_settled()
+        if candidate.state == State.DISABLED or (
+            candidate.state == State.DISCOVERED and not candidate.manifest.auto_start
+        ):
+            return verdict  # nothing to health-check: it serves nothing, or starts on demand
+        if candidate.state != State.ACTIVE:
+            raise _Rollback(
+                f"the new version did not start ({candidate.state}"
+                + (f": {candidate.reason})" if candidate.reason else ")")
+            )
+        unhealthy = await candidate.check_health(HEALTH_TIMEOUT)
+        if unhealthy:
+            raise _Rollback(f"the new version failed its health check: {unhealthy}")
+        return verdict
+
+    def _swap(
+        self, old: PluginRuntime, new: PluginRuntime, tools: list[str], verdict: Verdict | None
+    ) -> None:
+        """Route ``new`` instead of ``old``, in one step (no await: no call sees half of it)."""
+        for tool, owner in list(self._routes.items()):
+            if owner is old:
+                del self._routes[tool]
+        for tool in tools:
+            self._routes[tool] = new
+        # Counters continue across versions (monitoring expects monotonic counters); a tool's
+        # metrics object is shared, so calls still finishing on ``old`` are counted too.
+        for tool, metrics in old.metrics.items():
+            if tool in new.metrics:
+                new.metrics[tool] = metrics
+        new.restarts += old.restarts
+        new.probation = False
+        self._plugins[new.name] = new
+        if verdict is not None:
+            self._verdicts[new.name] = verdict
+        self._announce_routing()
+
+    async def _retire(self, old: PluginRuntime) -> None:
+        """Let ``old`` finish its calls (bounded by its longest tool timeout), then stop it."""
+        self._offstage.add(old)
+        try:
+            longest = max((t.timeout for t in old.manifest.tools), default=DEFAULT_TOOL_TIMEOUT)
+            with anyio.move_on_after(longest + RETIRE_GRACE):
+                await old.wait_idle()
+            await self._discard(old)
+        finally:
+            self._offstage.discard(old)
+
+    async def _discard(self, runtime: PluginRuntime) -> None:
+        """Stop a version that is not routed, and delete its snapshot and work dir."""
+        with anyio.CancelScope(shield=True):
+            await runtime.stop()
+        self._offstage.discard(runtime)
+        _remove_tree(runtime.workdir)
+        if runtime.code.root != runtime.manifest.root:
+            _remove_tree(runtime.code.root)
+
+    async def _remove(self, name: str, started: float) -> ReloadRecord:
+        old = self._plugins.pop(name)
+        for tool, owner in list(self._routes.items()):
+            if owner is old:
+                del self._routes[tool]
+        self._verdicts.pop(name, None)
+        self._announce_routing()
+        assert self._tg is not None
+        self._tg.start_soon(self._retire, old, name=f"retire:{name}")
+        log.info("plugin %r removed: its folder has no plugin.yaml any more", name)
+        return self._remember(
+            ReloadRecord(
+                name, Outcome.REMOVED, old.manifest.version, None, _ms_since(started), time.time()
+            )
+        )
+
+    async def _add(self, manifest: Manifest, started: float) -> ReloadRecord:
+        profiles, profile_problems = load_profiles(self._profiles_dir, self._environ)
+        self._problems.extend(p for p in profile_problems if p.path.stem == manifest.sandbox)
+        runtime = self._admit(manifest, profiles, self._register)
+        self._plugins[manifest.name] = runtime
+        if self._gate is not None and runtime.state == State.DISCOVERED:
+            await self._review(self._gate, runtime)
+        assert self._tg is not None
+        self._tg.start_soon(runtime.supervise, name=f"plugin:{runtime.name}")
+        self._announce_routing()
+        if runtime.profile is not None:
+            with anyio.move_on_after(runtime.profile.start_timeout + RETIRE_GRACE):
+                await runtime.wait_settled()
+        log.info("plugin %r added: %s", manifest.name, runtime.state)
+        return self._remember(
+            ReloadRecord(
+                manifest.name,
+                Outcome.ADDED,
+                None,
+                manifest.version,
+                _ms_since(started),
+                time.time(),
+                reason=f"{runtime.state}" + (f": {runtime.reason}" if runtime.reason else ""),
+            )
+        )
+
+    def _rolled_back(
+        self, old: PluginRuntime, version: str | None, started: float, reason: str
+    ) -> ReloadRecord:
+        log.warning(
+            "reload of plugin %r rolled back; version %s keeps serving: %s",
+            old.name,
+            old.manifest.version,
+            reason,
+        )
+        return self._remember(
+            ReloadRecord(
+                old.name,
+                Outcome.ROLLED_BACK,
+                old.manifest.version,
+                version,
+                _ms_since(started),
+                time.time(),
+                reason,
+            )
+        )
+
+    def _remember(self, record: ReloadRecord) -> ReloadRecord:
+        history = self._reloads.setdefault(record.plugin, [])
+        history.append(record)
+        del history[:-MAX_HISTORY]
+        if record.outcome == Outcome.RELOADED:
+            self._reload_counts[record.plugin] = self._reload_counts.get(record.plugin, 0) + 1
+            log.info(
+                "plugin %r reloaded (%s -> %s) in %.0f ms",
+                record.plugin,
+                record.version_before,
+                record.version_after,
+                record.duration_ms,
+            )
+        return record
+
+    def _announce_routing(self) -> None:
+        self._routing_changed.set()
+        self._routing_changed = anyio.Event()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -211,7 +454,7 @@ class Supervisor:
         try:
             with anyio.CancelScope(shield=True):
                 async with anyio.create_task_group() as stoppers:
-                    for runtime in self._plugins.values():
+                    for runtime in [*self._plugins.values(), *self._offstage]:
                         stoppers.start_soon(runtime.stop)
         finally:
             # Owner tasks reap their workers in shielded finally blocks, so this cannot leak.
@@ -225,6 +468,108 @@ class Supervisor:
                 if self._audit is not None:
                     self._audit.close()
 
+    def _admit(
+        self,
+        manifest: Manifest,
+        profiles: Mapping[str, Profile],
+        register: Callable[[PluginRuntime, list[str]], None],
+        *,
+        probation: bool = False,
+    ) -> PluginRuntime:
+        """Stage one plugin version and run admission on it (everything but the gate).
+
+        The returned runtime has not started; when admission said no it is already refused or
+        failed, with the reason. ``register`` claims its tool names (the routing table at
+        start, a staging table for a reload, so a candidate is not routed before its swap).
+        """
+        # A reload candidate's problems belong to its reload record, not to status()["problems"].
+        report = self._problems.append if not probation else _ignore
+        self._versions += 1
+        version = self._versions
+        assert self._workroot is not None
+        workdir = self._workroot / "work" / f"{manifest.name}.{version}"
+        workdir.mkdir(mode=0o700, parents=True)
+        profile = profiles.get(manifest.sandbox)
+        problem = ""
+        code_root: Path | None = None
+        try:
+            manifest, code_root = self._stage(manifest, version)
+        except ManifestError as exc:
+            report(exc)
+            problem = str(exc)
+        runtime = PluginRuntime(
+            manifest,
+            profile,
+            environ=self._environ,
+            workdir=workdir,
+            register_tools=register,
+            allow_degraded=self._allow_degraded,
+            on_active=self._remember_schemas,
+            code_root=code_root,
+            probation=probation,
+        )
+        if problem:
+            runtime.fail(problem)
+            return runtime
+        assert code_root is not None
+        runtime.digest = self._schemas.key(code_root)
+        self._known_schemas[manifest.name] = self._schemas.get(runtime.digest)
+        if profile is None:
+            runtime.fail(
+                f"sandbox profile {manifest.sandbox!r} (plugin.yaml: sandbox) does not exist "
+                f"in {self._profiles_dir}; available: {', '.join(sorted(profiles)) or 'none'}"
+            )
+            return runtime
+        try:
+            register(runtime, [t.name for t in manifest.tools])
+        except DuplicateToolError as exc:
+            report(exc)
+            runtime.fail(str(exc))
+            return runtime
+        # Registered even when refused, so a call names the refusal instead of "not found".
+        try:
+            runtime.permissions = resolve_permissions(manifest, self._environ)
+        except ManifestError as exc:
+            report(exc)
+            runtime.refuse(str(exc))
+            return runtime
+        beyond = check_admission(manifest.name, runtime.permissions, profile.grants, profile.path)
+        if beyond:
+            runtime.refuse("; ".join(beyond))
+            return runtime
+        missing_dir = _create_write_dirs(runtime.permissions.fs_write)
+        if missing_dir:
+            runtime.refuse(f"plugin {manifest.name!r}: {missing_dir}")
+        return runtime
+
+    def _stage(self, manifest: Manifest, version: int) -> tuple[Manifest, Path]:
+        """Snapshot the plugin's folder and read its manifest from the snapshot.
+
+        The copy is what the gate reviews and the worker imports, so the manifest must come
+        from it too (the folder may have changed since discovery read it).
+        """
+        assert self._workroot is not None
+        code_root = self._workroot / "code" / f"{manifest.name}.{version}"
+        code_root.parent.mkdir(mode=0o700, exist_ok=True)
+        snapshot_plugin(manifest.root, code_root)
+        staged, problems = load_manifest(code_root / manifest.path.name)
+        if staged is None or problems:
+            first = problems[0] if problems else None
+            raise ManifestError(
+                manifest.path,
+                first.field if first else "",
+                first.reason if first else "changed while it was being read",
+                first.hint if first else "save it again",
+            )
+        if staged.name != manifest.name:
+            raise ManifestError(
+                manifest.path,
+                "name",
+                f"changed from {manifest.name!r} to {staged.name!r} while it was being read",
+                "a rename is a removal and an addition; reload all plugins",
+            )
+        return msgspec.structs.replace(staged, path=manifest.path), code_root
+
     async def _run_gate(self) -> None:
         """Review every plugin that could start; a refused one never reaches a worker."""
         if self._gate is None:
@@ -237,23 +582,27 @@ class Supervisor:
         gate = self._gate
         candidates = [r for r in self._plugins.values() if r.state == State.DISCOVERED]
 
-        async def review(runtime: PluginRuntime) -> None:
-            verdict = await gate.review(runtime.manifest)
-            self._verdicts[runtime.name] = verdict
-            if verdict.decision == Decision.REFUSE:
-                runtime.refuse(verdict.refusal_reason())
-                log.warning("plugin %r %s", runtime.name, verdict.refusal_reason())
-            elif verdict.decision == Decision.ADMIT_WITH_WARNINGS:
-                log.warning("plugin %r admitted with warnings: %s", runtime.name, verdict.summary())
-
         async with anyio.create_task_group() as tg:
             for runtime in candidates:
-                tg.start_soon(review, runtime)
+                tg.start_soon(self._review, gate, runtime)
+
+    async def _review(self, gate: Gate, runtime: PluginRuntime, *, record: bool = True) -> Verdict:
+        """Gate one staged version (its snapshot, the files its worker will import)."""
+        verdict = await gate.review(runtime.code)
+        # Reported against the operator's folder, which `hydrogen review` can be pointed at.
+        verdict = msgspec.structs.replace(verdict, path=str(runtime.manifest.root))
+        if record:
+            self._verdicts[runtime.name] = verdict
+        if verdict.decision == Decision.REFUSE:
+            runtime.refuse(verdict.refusal_reason())
+            log.warning("plugin %r %s", runtime.name, verdict.refusal_reason())
+        elif verdict.decision == Decision.ADMIT_WITH_WARNINGS:
+            log.warning("plugin %r admitted with warnings: %s", runtime.name, verdict.summary())
+        return verdict
 
     def _remember_schemas(self, runtime: PluginRuntime) -> None:
-        key = self._schema_keys.get(runtime.name)
-        if key is not None and runtime.tools != self._known_schemas.get(runtime.name):
-            self._schemas.put(key, runtime.tools)
+        if runtime.digest and runtime.tools != self._known_schemas.get(runtime.name):
+            self._schemas.put(runtime.digest, runtime.tools)
 
     def _register(self, runtime: PluginRuntime, tools: list[str]) -> None:
         for tool in tools:
@@ -380,6 +729,8 @@ class Supervisor:
         plugins: dict[str, Any] = {}
         for name, runtime in self._plugins.items():
             worker = runtime.worker if runtime.state == State.ACTIVE else None
+            history = self._reloads.get(name)
+            last_reload = history[-1] if history else None
             plugins[name] = {
                 "state": str(runtime.state),
                 "reason": runtime.reason,
@@ -395,6 +746,12 @@ class Supervisor:
                 "gate": _describe_verdict(self._verdicts.get(name)),
                 "resources": self._sample(worker) if worker and worker.pid else None,
                 "tools": {t: m.snapshot() for t, m in runtime.metrics.items()},
+                "reloads": self._reload_counts.get(name, 0),
+                "last_reload": last_reload.describe() if last_reload else None,
+                # Old versions still finishing their calls after a reload.
+                "draining": sum(
+                    1 for r in self._offstage if r.name == name and r.probation is False
+                ),
             }
         return {
             "uptime_s": round(time.monotonic() - self._started_at, 3),
@@ -473,6 +830,22 @@ def _open_audit_log(audit_log: Path | str | AuditLog | None) -> AuditLog | None:
 
 def profiles_summary(profiles: dict[str, Profile]) -> list[dict[str, Any]]:
     return [describe(p) for p in profiles.values()]
+
+
+class _Rollback(Exception):
+    """A reload candidate failed a step; the running version keeps serving."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ignore(problem: HydrogenError) -> None:
+    """Where a problem is reported elsewhere (a reload record) instead of status()."""
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _create_write_dirs(paths: Iterable[str]) -> str:

@@ -136,15 +136,17 @@ async def test_listing_root_or_a_dot_ssh_directory_gets_eacces(
 
 
 async def test_writing_into_its_own_plugin_folder_is_denied(sup: Supervisor) -> None:
-    folder = ESCAPE / "folder_writer"
+    # The worker runs the version's private snapshot of the folder (runtime/host/snapshot.py).
+    running = sup._plugins["folder_writer"].code.root
     with pytest.raises(ToolFailedError) as caught:
         await sup.call("plant_in_own_folder")
 
     assert caught.value.error_type == "Denial"
     assert caught.value.remote_message == denial(
-        "folder_writer", f"write access to {folder / 'planted.py'}", "filesystem.write"
+        "folder_writer", f"write access to {running / 'planted.py'}", "filesystem.write"
     )
-    assert not (folder / "planted.py").exists()
+    assert not (running / "planted.py").exists()
+    assert not (ESCAPE / "folder_writer" / "planted.py").exists()
     await assert_survived(sup, "folder_writer", worker_pid(sup, "folder_writer"))
 
 

@@ -22,7 +22,7 @@ from tests.integration.support import TEST_PROFILES, plugin_status, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-DIALER: Final = TEST_PLUGINS / "endpoint_dialer"
+DIALER: Final = TEST_PLUGINS / "grants" / "endpoint_dialer"
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ async def test_a_variable_the_profile_needs_but_nobody_set_is_a_profile_problem(
         assert plugin_status(sup, "endpoint_dialer")["state"] == "error"
 
 
-KEEPER: Final = TEST_PLUGINS / "data_keeper"
+KEEPER: Final = TEST_PLUGINS / "grants" / "data_keeper"
 
 
 async def test_a_data_dir_named_by_a_variable_is_created_and_outlives_the_worker(
