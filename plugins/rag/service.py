@@ -1,0 +1,503 @@
+"""The RAG pipeline behind the tools: ingest, search, answer, delete, describe.
+
+``RagService`` owns the store and the embedder. ``start()`` opens the store and loads the
+model on a background thread (``startup``); the tools call in from the worker's thread pool and
+wait for what they need. Writes are serialised by one lock so that the check-then-write of an
+idempotent add cannot interleave with another add of the same document.
+
+Idempotent add, per document: if the stored first chunk carries the same fingerprint and chunk
+count, nothing is written. Otherwise the other chunks are written, chunks of older versions
+are deleted, and the first chunk is written last, so a worker killed half-way leaves no marker
+saying the document is complete and the next add writes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from runtime.plugin_api import report_progress
+
+from . import payload as keys
+from .documents import Document, parse_documents
+from .embedder import Embedder
+from .errors import InputError, StoreLockedError
+from .filters import parse_filters
+from .settings import RagSettings
+from .startup import Pending, start_in_background
+from .store import CollectionSpec, Filter, Match, MatchAny, Point, VectorStore
+from .text import preprocess
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .provider import OpenAICompatibleProvider
+
+__all__ = ["RagService", "open_store"]
+
+log = logging.getLogger(__name__)
+
+# Chunks embedded (and written) per step of a large add; progress is reported after each.
+INGEST_STEP: Final = 256
+MAX_QUERY_CHARS: Final = 8192
+MAX_DELETE_IDS: Final = 1000
+# Stored vectors used as queries when checking the HNSW index against exact search.
+RECALL_SAMPLE: Final = 100
+RECALL_K: Final = 10
+SCORE_DIGITS: Final = 6
+# Seconds a call waits for the store to open (it takes well under one; this is for a slow disk).
+STORE_WAIT: Final = 30.0
+
+
+def open_store(settings: RagSettings, data_dir: str) -> VectorStore:
+    """The configured store: Qdrant Edge in ``data_dir``, or a Qdrant server at ``qdrant.url``."""
+    spec = CollectionSpec(
+        name=settings.collection,
+        size=settings.embedding.dimensions,
+        distance=settings.search.distance,
+        indexes=keys.index_spec(settings),
+        hnsw_m=settings.search.hnsw.m,
+        hnsw_ef_construct=settings.search.hnsw.ef_construct,
+    )
+    if settings.qdrant_url:
+        from .store.remote import RemoteStore
+
+        return RemoteStore.connect(
+            settings.qdrant_url,
+            spec,
+            api_key=os.environ.get("QDRANT_API_KEY"),
+            timeout=settings.qdrant_timeout,
+        )
+    from .store.edge import EdgeStore
+
+    return EdgeStore.open(data_dir, spec)
+
+
+class RagService:
+    def __init__(self, settings: RagSettings, work_dir: str) -> None:
+        self.settings = settings
+        # Without data_dir the store lives in the worker's private work dir and ends with it.
+        self.data_dir = settings.data_dir or os.path.join(work_dir, "qdrant")
+        self._store = Pending[VectorStore]("vector store", "a fixed 30s")
+        self._model = Pending[Embedder]("embedding model", "configuration.embedding.ready_timeout")
+        self._write_lock = threading.Lock()
+        self._reopen_lock = threading.Lock()
+        self.exact = settings.search.mode == "exact"
+        self.hnsw_recall: float | None = None
+        self._thread: threading.Thread | None = None
+        self._provider: OpenAICompatibleProvider | None = None
+        if settings.provider.configured:
+            from .provider import OpenAICompatibleProvider
+
+            self._provider = OpenAICompatibleProvider(settings.provider)
+
+    # ---- start and stop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = start_in_background(
+                [(self._store, self._open_and_index), (self._model, self._load_model)]
+            )
+
+    def _load_model(self) -> Embedder:
+        return Embedder.load(self.settings.embedding)
+
+    def _open_and_index(self) -> VectorStore:
+        store = open_store(self.settings, self.data_dir)
+        if not self.exact:
+            # optimize() blocks every engine thread, so it runs here, before any call is served.
+            store.build_index()
+            self.hnsw_recall = measure_recall(store, self.settings.search.hnsw.ef)
+            if self.hnsw_recall < self.settings.search.hnsw.min_recall:
+                log.warning(
+                    "HNSW recall@%d %.3f is below search.hnsw.min_recall %.2f; searching exactly",
+                    RECALL_K,
+                    self.hnsw_recall,
+                    self.settings.search.hnsw.min_recall,
+                )
+                self.exact = True
+        return store
+
+    def close(self) -> None:
+        store = self._store.peek()
+        if store is not None:
+            with self._write_lock:
+                store.close()
+
+    def store(self) -> VectorStore:
+        try:
+            return self._store.wait(STORE_WAIT)
+        except StoreLockedError:
+            # The other process may have let go since: try again rather than stay broken.
+            with self._reopen_lock:
+                if self._store.state == "ready":
+                    return self._store.wait(0)
+                try:
+                    store = open_store(self.settings, self.data_dir)
+                except StoreLockedError as exc:
+                    self._store.reject(exc)
+                    raise
+                self._store.resolve(store)
+                return store
+
+    def embedder(self) -> Embedder:
+        return self._model.wait(self.settings.embedding.ready_timeout)
+
+    # ---- add --------------------------------------------------------------------------------
+
+    def add(self, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        documents = parse_documents(params, self.settings)
+        store = self.store()
+        embedder = self.embedder()
+        statuses: dict[str, str] = {}
+        with self._write_lock:
+            todo = self._changed(documents, store, statuses)
+            written = self._write(todo, store, embedder)
+        return {
+            "collection": self.settings.collection,
+            "documents": [
+                {"document_id": d.id, "status": statuses[d.position], "chunks": len(d.chunks)}
+                for d in documents
+            ],
+            "added": sum(s == "added" for s in statuses.values()),
+            "replaced": sum(s == "replaced" for s in statuses.values()),
+            "unchanged": sum(s in ("unchanged", "duplicate") for s in statuses.values()),
+            "chunks_written": written,
+            "took_ms": _ms(started),
+        }
+
+    def _changed(
+        self, documents: list[Document], store: VectorStore, statuses: dict[str, str]
+    ) -> list[Document]:
+        """The documents that need writing; every document's status is filled in."""
+        first_seen: dict[str, Document] = {}
+        for doc in documents:
+            earlier = first_seen.get(doc.id)
+            if earlier is None:
+                first_seen[doc.id] = doc
+            elif earlier.fingerprint == doc.fingerprint:
+                statuses[doc.position] = "duplicate"
+            else:
+                raise InputError(
+                    f"{doc.position}.id",
+                    f"{doc.id!r} is also the id of {earlier.position}, with other content; "
+                    "give each document its own id",
+                )
+        unique = list(first_seen.values())
+        stored = {
+            record.payload.get(keys.DOCUMENT_ID): record.payload
+            for record in store.retrieve([keys.chunk_point_id(d.id, 0) for d in unique])
+        }
+        todo = []
+        for doc in unique:
+            previous = stored.get(doc.id)
+            if previous is None:
+                statuses[doc.position] = "added"
+            elif previous.get(keys.FINGERPRINT) == doc.fingerprint and previous.get(
+                keys.CHUNK_COUNT
+            ) == len(doc.chunks):
+                statuses[doc.position] = "unchanged"
+                continue
+            else:
+                statuses[doc.position] = "replaced"
+            todo.append(doc)
+        return todo
+
+    def _write(self, documents: list[Document], store: VectorStore, embedder: Embedder) -> int:
+        pending = [(doc, index) for doc in documents for index in range(len(doc.chunks))]
+        total = len(pending)
+        firsts: list[Point] = []
+        added_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for start in range(0, total, INGEST_STEP):
+            step = pending[start : start + INGEST_STEP]
+            vectors = embedder.encode([doc.chunks[index] for doc, index in step])
+            points = [
+                _point(doc, index, vectors[row], added_at) for row, (doc, index) in enumerate(step)
+            ]
+            # First chunks are held back: each marks its document complete (module docstring).
+            store.upsert([p for p in points if p.payload[keys.CHUNK_INDEX] != 0])
+            firsts.extend(p for p in points if p.payload[keys.CHUNK_INDEX] == 0)
+            report_progress(min(start + INGEST_STEP, total), total, "chunks embedded")
+        if documents:
+            # Older versions' chunks: same document, another fingerprint (fingerprints include
+            # the document id, so one filter covers every document of the call exactly).
+            store.delete(
+                Filter(
+                    must=(MatchAny(keys.DOCUMENT_ID, tuple(d.id for d in documents)),),
+                    must_not=(MatchAny(keys.FINGERPRINT, tuple(d.fingerprint for d in documents)),),
+                )
+            )
+        store.upsert(firsts)
+        return total
+
+    # ---- search -----------------------------------------------------------------------------
+
+    def search(self, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        query, top_k, threshold, where = self._search_params(params, "query")
+        _, hits = self._retrieve(query, top_k, threshold, where)
+        return {
+            "query": query,
+            "results": hits,
+            "count": len(hits),
+            "top_k": top_k,
+            "similarity_threshold": threshold,
+            "search_mode": "exact" if self.exact else "hnsw",
+            "took_ms": _ms(started),
+        }
+
+    def _search_params(
+        self, params: dict[str, Any], text_key: str
+    ) -> tuple[str, int, float, Filter | None]:
+        raw = params.get(text_key)
+        if not isinstance(raw, str):
+            raise InputError(text_key, "is required and must be a string")
+        text = preprocess(raw)
+        if not text:
+            raise InputError(text_key, "is empty (or only whitespace); ask something")
+        if len(text) > MAX_QUERY_CHARS:
+            raise InputError(
+                text_key, f"is {len(text):,} characters; keep it under {MAX_QUERY_CHARS:,}"
+            )
+        top_k = params.get("top_k", self.settings.search.top_k)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:
+            raise InputError("top_k", f"must be a whole number from 1 to 100, got {top_k!r}")
+        threshold = params.get("similarity_threshold", self.settings.search.similarity_threshold)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise InputError("similarity_threshold", f"must be a number, got {threshold!r}")
+        if not -1.0 <= threshold <= 1.0:
+            raise InputError(
+                "similarity_threshold", f"must be between -1 and 1 (cosine), got {threshold}"
+            )
+        where = parse_filters(params.get("filters"), self.settings)
+        return text, top_k, float(threshold), where
+
+    def _retrieve(
+        self, query: str, top_k: int, threshold: float, where: Filter | None
+    ) -> tuple[npt.NDArray[np.float32], list[dict[str, Any]]]:
+        store = self.store()
+        vector = self.embedder().encode([query])[0]
+        found = store.search(
+            vector.tolist(),
+            top_k,
+            where=where,
+            threshold=threshold,
+            exact=self.exact,
+            hnsw_ef=self.settings.search.hnsw.ef,
+        )
+        return vector, [_result(hit.score, hit.payload) for hit in found]
+
+    # ---- query with context -----------------------------------------------------------------
+
+    def query(self, params: dict[str, Any]) -> dict[str, Any]:
+        from .answer import assemble_context, extractive_answer, format_context
+
+        started = time.perf_counter()
+        question, top_k, threshold, where = self._search_params(params, "question")
+        answerer = params.get("answerer", "auto")
+        if answerer not in ("auto", "extractive", "ai_provider"):
+            raise InputError(
+                "answerer", f"must be auto, extractive or ai_provider, got {answerer!r}"
+            )
+        if answerer == "ai_provider" and self._provider is None:
+            raise InputError(
+                "answerer",
+                "no AI provider is configured (configuration.ai_provider.base_url, set by "
+                "RAG_AI_BASE_URL); use auto or extractive",
+            )
+        budget = params.get("context_budget", self.settings.answer.context_budget_chars)
+        if isinstance(budget, bool) or not isinstance(budget, int) or not 200 <= budget <= 200_000:
+            raise InputError("context_budget", f"must be 200-200000 characters, got {budget!r}")
+        vector, hits = self._retrieve(question, top_k, threshold, where)
+        sources = assemble_context(hits, budget)
+        result: dict[str, Any] = {
+            "question": question,
+            "similarity_threshold": threshold,
+            "sources": [s.as_dict() for s in sources],
+            "context_chars": sum(len(s.text) for s in sources),
+        }
+        if not sources:
+            result |= {
+                "answer": (
+                    f"None of the stored documents matches the question with a similarity of "
+                    f"at least {threshold:g}, so there is nothing to answer from."
+                ),
+                "answered_by": "none",
+            }
+        else:
+            if self._provider is not None and answerer != "extractive":
+                from .errors import ProviderError
+
+                try:
+                    result["answer"] = self._provider.generate(question, format_context(sources))
+                    result["answered_by"] = "ai_provider"
+                    result["provider"] = {"model": self._provider.model,
+                                          "endpoint": self._provider.endpoint}  # fmt: skip
+                except ProviderError as exc:
+                    log.warning("AI provider failed, answering extractively: %s", exc)
+                    result["provider_error"] = str(exc)
+            if "answer" not in result:
+                extract = extractive_answer(
+                    vector,
+                    sources,
+                    self.embedder().encode,
+                    self.settings.answer.max_sentences,
+                )
+                result |= {
+                    "answer": extract.answer,
+                    "answered_by": "extractive",
+                    "sentences": extract.sentences,
+                }
+        result["took_ms"] = _ms(started)
+        return result
+
+    # ---- delete and stats -------------------------------------------------------------------
+
+    def delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        ids = _delete_ids(params)
+        store = self.store()
+        deleted: list[tuple[str, int]] = []
+        missing: list[str] = []
+        with self._write_lock:
+            for doc_id in ids:
+                count = store.count(Filter(must=(Match(keys.DOCUMENT_ID, doc_id),)))
+                if count:
+                    deleted.append((doc_id, count))
+                else:
+                    missing.append(doc_id)
+            if deleted:
+                store.delete(
+                    Filter(must=(MatchAny(keys.DOCUMENT_ID, tuple(i for i, _ in deleted)),))
+                )
+        return {
+            "deleted": [{"document_id": i, "chunks": n} for i, n in deleted],
+            "not_found": missing,
+            "chunks_deleted": sum(n for _, n in deleted),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        store = self.store()
+        info = store.info()
+        settings = self.settings
+        embedder = self._model.peek()
+        model_error = self._model.error
+        return {
+            "collection": settings.collection,
+            "documents": store.count(Filter(must=(Match(keys.CHUNK_INDEX, 0),))),
+            "chunks": info.points,
+            "store": {
+                "kind": info.kind,
+                "location": info.location,
+                "persistent": settings.persistent,
+                "indexed_vectors": info.indexed_vectors,
+                "segments": info.segments,
+                "payload_indexes": info.payload_indexes,
+            },
+            "embedding": {
+                "model": settings.embedding.model,
+                "dimensions": settings.embedding.dimensions,
+                "state": self._model.state,
+                "path": embedder.path if embedder is not None else None,
+                "error": str(model_error) if model_error is not None else None,
+            },
+            "search": {
+                "configured_mode": settings.search.mode,
+                "mode": "exact" if self.exact else "hnsw",
+                "hnsw_recall_at_10": self.hnsw_recall,
+                "distance": settings.search.distance,
+                "similarity_threshold": settings.search.similarity_threshold,
+                "top_k": settings.search.top_k,
+            },
+            "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
+            "filterable_fields": {"document_id": "keyword", **settings.field_types},
+            "ai_provider": self._provider_info(),
+        }
+
+    def _provider_info(self) -> dict[str, Any]:
+        if self._provider is None:
+            return {"configured": False}
+        return {
+            "configured": True,
+            "model": self._provider.model,
+            "endpoint": self._provider.endpoint,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Cheap: states only, no store or model calls."""
+        failed = self._store.state == "failed" or self._model.state == "failed"
+        return {
+            "healthy": not failed,
+            "store": self._store.state,
+            "embedding_model": self._model.state,
+            "data_dir": self.data_dir if not self.settings.qdrant_url else None,
+            "persistent": self.settings.persistent,
+        }
+
+
+def measure_recall(store: VectorStore, ef: int) -> float:
+    """Share of the exact top 10 the index finds, over stored vectors used as queries."""
+    sample = [r.vector for r in store.sample(RECALL_SAMPLE) if r.vector is not None]
+    if not sample:
+        return 1.0
+    found = 0
+    expected = 0
+    for vector in sample:
+        exact = {h.id for h in store.search(vector, RECALL_K, exact=True)}
+        approx = {h.id for h in store.search(vector, RECALL_K, exact=False, hnsw_ef=ef)}
+        found += len(exact & approx)
+        expected += len(exact)
+    return found / expected if expected else 1.0
+
+
+def _point(doc: Document, index: int, vector: Any, added_at: str) -> Point:
+    return Point(
+        id=keys.chunk_point_id(doc.id, index),
+        vector=vector.tolist(),
+        payload={
+            keys.DOCUMENT_ID: doc.id,
+            keys.CHUNK_INDEX: index,
+            keys.CHUNK_COUNT: len(doc.chunks),
+            keys.TEXT: doc.chunks[index],
+            keys.FINGERPRINT: doc.fingerprint,
+            keys.METADATA: doc.metadata,
+            keys.ADDED_AT: added_at,
+        },
+    )
+
+
+def _result(score: float, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "document_id": payload.get(keys.DOCUMENT_ID),
+        "chunk_index": payload.get(keys.CHUNK_INDEX),
+        "score": round(score, SCORE_DIGITS),
+        "text": payload.get(keys.TEXT, ""),
+        "metadata": payload.get(keys.METADATA) or {},
+    }
+
+
+def _delete_ids(params: dict[str, Any]) -> list[str]:
+    one, many = params.get("document_id"), params.get("document_ids")
+    if (one is None) == (many is None):
+        raise InputError(
+            "document_id", "give exactly one of document_id (one id) or document_ids (a list)"
+        )
+    values = [one] if one is not None else many
+    field = "document_id" if one is not None else "document_ids"
+    if not isinstance(values, list) or not values or len(values) > MAX_DELETE_IDS:
+        raise InputError(field, f"must name 1-{MAX_DELETE_IDS} document ids")
+    ids = []
+    for index, value in enumerate(values):
+        where = field if one is not None else f"document_ids[{index}]"
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(where, f"must be a non-empty string, got {value!r}")
+        ids.append(value.strip())
+    return list(dict.fromkeys(ids))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
