@@ -87,6 +87,13 @@ class ScanCache:
             digest.update(part.encode() + b"\0")
         return digest.hexdigest()
 
+    def derived_key(self, kind: str, data: bytes, *, advisory_revision: str) -> str:
+        """A key for one check's findings computed from ``data`` alone (not the whole plugin)."""
+        digest = hashlib.sha256()
+        for part in (kind.encode(), data, self._versions.encode(), advisory_revision.encode()):
+            digest.update(part + b"\0")
+        return digest.hexdigest()
+
     def get(self, key: str) -> list[Finding] | None:
         try:
             return _entry_decoder.decode((self.directory / f"{key}.json").read_bytes())

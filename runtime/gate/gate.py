@@ -32,6 +32,7 @@ from runtime.gate.advisories import (
 )
 from runtime.gate.cache import ScanCache, write_atomically
 from runtime.gate.findings import Finding, PluginSource, Severity
+from runtime.gate.requirements import REQUIREMENTS_FILE
 from runtime.gate.verdict import FailOn, Verdict, decide
 from runtime.gate.waivers import Waivers, load_waivers
 from runtime.manifest.model import Manifest
@@ -105,7 +106,7 @@ class Gate:
     def review_sync(self, manifest: Manifest) -> Verdict:
         started = time.perf_counter()
         source = PluginSource.from_manifest(manifest)
-        needs_audit = bool(manifest.requirements) or (source.root / "requirements.txt").is_file()
+        needs_audit = bool(manifest.requirements) or (source.root / REQUIREMENTS_FILE).is_file()
         # Without requirements the advisory source cannot change the result: keep it out of the
         # key, so loading the database for another plugin does not invalidate this one's entry.
         revision = self._advisory_revision() if needs_audit else "no-requirements"
@@ -114,8 +115,7 @@ class Gate:
         cached = findings is not None
         gate_error = None
         if findings is None:
-            advisories = self._advisory_db() if needs_audit else None
-            findings, gate_error = self._scan(source, advisories)
+            findings, gate_error = self._scan(source, needs_audit, revision)
             if gate_error is None:
                 self._cache.put(key, findings)
         verdict = decide(
@@ -169,21 +169,38 @@ class Gate:
         write_atomically(path, msgspec.json.encode(_Memo(key, time.time(), value)))
         return value
 
+    def _audit(self, source: PluginSource, needs_audit: bool, revision: str) -> list[Finding]:
+        """The dependency audit, cached on its own inputs (the declared requirements and the
+        advisory source), so an edit to a plugin's code (a hot reload) does not repeat it."""
+        from runtime.gate.deps import audit_requirements
+
+        declared = msgspec.json.encode(list(source.manifest.requirements))
+        requirements_txt = source.root / REQUIREMENTS_FILE
+        if requirements_txt.is_file():
+            declared += b"\0" + requirements_txt.read_bytes()
+        key = self._cache.derived_key("deps", declared, advisory_revision=revision)
+        cached = self._cache.get(key) if self.config.use_cache else None
+        if cached is not None:
+            return cached
+        advisories = self._advisory_db() if needs_audit else None
+        findings = audit_requirements(source, advisories=advisories)
+        self._cache.put(key, findings)
+        return findings
+
     def _scan(
-        self, source: PluginSource, advisories: Advisories | None
+        self, source: PluginSource, needs_audit: bool, revision: str
     ) -> tuple[list[Finding], str | None]:
         # Imported on a cache miss only: bandit and the scanners cost ~100 ms to import, and an
         # unchanged plugin is answered from the cache without them.
         from runtime.gate.capabilities import scan_capabilities
         from runtime.gate.code import scan_code
-        from runtime.gate.deps import audit_requirements
         from runtime.gate.heuristics import scan_heuristics
 
         checks: list[tuple[str, Check]] = [
             ("bandit", scan_code),
             ("capability", scan_capabilities),
             ("heuristics", scan_heuristics),
-            ("deps", lambda s: audit_requirements(s, advisories=advisories)),
+            ("deps", lambda s: self._audit(s, needs_audit, revision)),
         ]
         findings: list[Finding] = []
         errors: list[str] = []
