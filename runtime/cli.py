@@ -27,6 +27,10 @@ DEFAULT_PLUGINS_DIR: Final = Path(__file__).resolve().parents[1] / "plugins"
 PLUGINS_ENV: Final = "HYDROGEN_PLUGINS"
 # Characters of a result shown in the demo table; the full result is in --json output.
 PREVIEW_CHARS: Final = 90
+DEFAULT_HTTP_HOST: Final = "127.0.0.1"
+DEFAULT_HTTP_PORT: Final = 8000
+SERVER_ENV: Final = "HYDROGEN_SERVER"
+TOKEN_ENV: Final = "HYDROGEN_TOKEN"
 
 T = TypeVar("T")
 console = Console()
@@ -200,15 +204,55 @@ def call(
     click.echo(json.dumps(_run(body), indent=2, default=str))
 
 
+_HTTP_CONFIG_HELP = (
+    "HTTP server config YAML (tokens, limits, result cache, alert thresholds and webhook). "
+    "Default: $HYDROGEN_HTTP_CONFIG, else built-in defaults."
+)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--server",
+    metavar="URL",
+    default=None,
+    help="Show a running 'hydrogen serve --http' (its /health: plugin states and the alerts "
+    "firing) instead of starting the plugins here. Default: $HYDROGEN_SERVER.",
+)
+@click.option("--token", default=None, help="Bearer token for --server. Default: $HYDROGEN_TOKEN.")
+@click.option(
+    "--http-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help=_HTTP_CONFIG_HELP,
+)
 @click.pass_obj
-def status(options: _Options, as_json: bool) -> None:
-    """Start every plugin and show its state, containment and resources."""
+def status(
+    options: _Options,
+    as_json: bool,
+    server: str | None,
+    token: str | None,
+    http_config: Path | None,
+) -> None:
+    """Start every plugin and show its state, containment, resources and any alert it raises.
+
+    With --server, show a running HTTP server's plugins and alerts instead.
+    """
+    server = server or os.environ.get(SERVER_ENV) or None
+    if server is not None:
+        _status_of_server(server, token or os.environ.get(TOKEN_ENV) or None, as_json)
+        return
 
     async def body() -> dict[str, Any]:
+        from runtime.http.config import load_http_config
+        from runtime.http.status import alerts_for
+
+        config = load_http_config(http_config)
         async with options.supervisor() as sup:
-            return sup.status()
+            report = sup.status()
+            report["alerts"] = alerts_for(sup, report, config.alerts)
+            return report
 
     report = _run(body)
     if as_json:
@@ -227,25 +271,114 @@ def status(options: _Options, as_json: bool) -> None:
             info["reason"],
         )
     console.print(table)
+    _print_alerts(report["alerts"])
+    for problem in report["problems"]:
+        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+
+
+def _print_alerts(alerts: list[dict[str, Any]]) -> None:
+    if not alerts:
+        console.print("alerts: none firing")
+        return
+    table = Table("severity", "alert", "subject", "message", title="Alerts firing")
+    for alert in alerts:
+        color = "red" if alert["severity"] == "critical" else "yellow"
+        table.add_row(
+            f"[{color}]{alert['severity']}[/{color}]",
+            alert["rule"],
+            alert["subject"],
+            alert["message"],
+        )
+    console.print(table)
+
+
+def _status_of_server(url: str, token: str | None, as_json: bool) -> None:
+    from runtime.http.status import fetch_health
+
+    try:
+        report = fetch_health(url, token)
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    table = Table(
+        "plugin",
+        "state",
+        "tools",
+        "restarts",
+        "reason",
+        title=f"{url}: {report['status']}, up {report['uptime_s']:.0f}s",
+    )
+    for name, info in report["plugins"].items():
+        table.add_row(
+            name, info["state"], str(info["tools"]), str(info["restarts"]), info["reason"]
+        )
+    console.print(table)
+    _print_alerts(report["alerts"])
     for problem in report["problems"]:
         err_console.print(f"[yellow]problem:[/yellow] {problem}")
 
 
 @cli.command()
-@click.option("--stdio", is_flag=True, help="Speak MCP on stdin/stdout (the only transport yet).")
-@click.option("--http", metavar="ADDRESS", default=None, help="Not available yet; use --stdio.")
-@click.option("--role", metavar="ROLE", default=None, help=_CALLER_HELP)
+@click.option("--stdio", is_flag=True, help="Speak MCP on stdin/stdout.")
+@click.option(
+    "--http",
+    is_flag=True,
+    help="Serve the HTTP API: GET /tools, POST /execute, POST /execute/batch, GET /health, "
+    "GET /metrics, GET /openapi.json. Combines with --stdio (one set of workers).",
+)
+@click.option(
+    "--host",
+    default=None,
+    metavar="ADDRESS",
+    help=f"HTTP address. Default: {DEFAULT_HTTP_HOST}; any other needs bearer tokens.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=f"HTTP port. Default: {DEFAULT_HTTP_PORT}; 0 picks a free one (printed on stderr).",
+)
+@click.option(
+    "--http-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help=_HTTP_CONFIG_HELP,
+)
+@click.option(
+    "--role",
+    metavar="ROLE",
+    default=None,
+    help=_CALLER_HELP + " Over HTTP, the role of requests when no tokens are configured.",
+)
 @click.pass_obj
-def serve(options: _Options, stdio: bool, http: str | None, role: str | None) -> None:
-    """Serve every admitted tool to an MCP client (a desktop app, an IDE, MCP Inspector).
+def serve(
+    options: _Options,
+    stdio: bool,
+    http: bool,
+    host: str | None,
+    port: int | None,
+    http_config: Path | None,
+    role: str | None,
+) -> None:
+    """Serve every admitted tool over MCP (--stdio), HTTP (--http), or both at once.
 
-    stdout carries only MCP messages; logs go to stderr. Exits 0 when stdin closes, after
-    stopping every worker.
+    With --stdio, stdout carries only MCP messages and the server exits 0 when stdin closes.
+    With --http, it serves until SIGINT or SIGTERM, lets requests in flight finish, and exits
+    0. Either way every worker is stopped first; logs go to stderr.
     """
-    if http is not None:
-        raise click.UsageError("--http is not supported yet; run 'hydrogen serve --stdio'")
-    if not stdio:
-        raise click.UsageError("choose a transport: 'hydrogen serve --stdio'")
+    if not http and (host is not None or port is not None or http_config is not None):
+        raise click.UsageError("--host, --port and --http-config need --http")
+    if not stdio and not http:
+        raise click.UsageError(
+            "choose a transport: 'hydrogen serve --stdio' (MCP), '--http', or both"
+        )
+    if http:
+        _serve_http(options, stdio, host, port, http_config, role)
+        return
     from runtime.mcp.stdio import serve_stdio
 
     try:
@@ -256,6 +389,38 @@ def serve(options: _Options, stdio: bool, http: str | None, role: str | None) ->
         err_console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
     raise SystemExit(serve_stdio(supervisor, role=role, version=_version()))
+
+
+def _serve_http(
+    options: _Options,
+    stdio: bool,
+    host: str | None,
+    port: int | None,
+    http_config: Path | None,
+    role: str | None,
+) -> None:
+    from runtime.http.config import load_http_config
+    from runtime.http.server import ServeOptions, serve_http
+
+    try:
+        config = load_http_config(http_config)
+        # Answer /health ("starting") while plugins are admitted and started.
+        supervisor = options.supervisor(wait_ready=False)
+        status = serve_http(
+            supervisor,
+            ServeOptions(
+                host=host or DEFAULT_HTTP_HOST,
+                port=DEFAULT_HTTP_PORT if port is None else port,
+                config=config,
+                role=role,
+                stdio=stdio,
+                version=_version(),
+            ),
+        )
+    except HydrogenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+    raise SystemExit(status)
 
 
 def _version() -> str:

@@ -1,0 +1,1 @@
+"""Alerts: threshold rules over the supervisor's state, raised as events (log, /health, webhook)."""
