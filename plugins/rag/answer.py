@@ -8,17 +8,33 @@ cites each one, so every word of its answer is a word of a listed source.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .errors import ProviderError
 from .text import split_sentences
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Source", "assemble_context", "extractive_answer", "format_context"]
+    from .provider import OpenAICompatibleProvider
+
+Encode = Callable[[Sequence[str]], "npt.NDArray[np.float32]"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ANSWERERS",
+    "Source",
+    "assemble_context",
+    "compose_answer",
+    "extractive_answer",
+    "format_context",
+]
+
+ANSWERERS: Final = ("auto", "extractive", "ai_provider")
 
 # A sentence whose similarity is this far below the best one's is left out, however few were
 # chosen: it would answer a different question.
@@ -87,7 +103,7 @@ class Extract:
 def extractive_answer(
     question_vector: npt.NDArray[np.float32],
     sources: Sequence[Source],
-    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]],
+    encode: Encode,
     max_sentences: int,
 ) -> Extract:
     """The ``max_sentences`` sentences most similar to the question, each with its citation."""
@@ -117,3 +133,51 @@ def extractive_answer(
             for i in chosen
         ],
     )
+
+
+def compose_answer(
+    question: str,
+    question_vector: npt.NDArray[np.float32],
+    hits: Sequence[dict[str, Any]],
+    *,
+    threshold: float,
+    budget: int,
+    provider: OpenAICompatibleProvider | None,
+    encode: Encode,
+    max_sentences: int,
+) -> dict[str, Any]:
+    """The answer and the sources it drew on; ``answered_by`` says who answered.
+
+    With a provider, it answers from the context; if it fails, the extractive answerer does
+    and ``provider_error`` says why. Without sources nobody answers: there is nothing to ground
+    an answer in.
+    """
+    sources = assemble_context(hits, budget)
+    result: dict[str, Any] = {
+        "question": question,
+        "similarity_threshold": threshold,
+        "sources": [s.as_dict() for s in sources],
+        "context_chars": sum(len(s.text) for s in sources),
+    }
+    if not sources:
+        result["answer"] = (
+            f"None of the stored documents matches the question with a similarity of at least "
+            f"{threshold:g}, so there is nothing to answer from."
+        )
+        result["answered_by"] = "none"
+        return result
+    if provider is not None:
+        try:
+            result["answer"] = provider.generate(question, format_context(sources))
+        except ProviderError as exc:
+            log.warning("AI provider failed, answering extractively: %s", exc)
+            result["provider_error"] = str(exc)
+        else:
+            result["answered_by"] = "ai_provider"
+            result["provider"] = {"model": provider.model, "endpoint": provider.endpoint}
+            return result
+    extract = extractive_answer(question_vector, sources, encode, max_sentences)
+    result["answer"] = extract.answer
+    result["answered_by"] = "extractive"
+    result["sentences"] = extract.sentences
+    return result

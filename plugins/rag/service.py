@@ -4,11 +4,7 @@
 model on a background thread (``startup``); the tools call in from the worker's thread pool and
 wait for what they need. Writes are serialised by one lock so that the check-then-write of an
 idempotent add cannot interleave with another add of the same document.
-
-Idempotent add, per document: if the stored first chunk carries the same fingerprint and chunk
-count, nothing is written. Otherwise the other chunks are written, chunks of older versions
-are deleted, and the first chunk is written last, so a worker killed half-way leaves no marker
-saying the document is complete and the next add writes it again.
+(``ingest`` explains how an add stays idempotent).
 """
 
 from __future__ import annotations
@@ -19,16 +15,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from runtime.plugin_api import report_progress
-
+from . import ingest
 from . import payload as keys
-from .documents import Document, parse_documents
+from .answer import ANSWERERS, compose_answer
+from .documents import parse_documents
 from .embedder import Embedder
-from .errors import InputError, StoreLockedError
+from .errors import InputError, NotReadyError, StoreLockedError
 from .filters import parse_filters
 from .settings import RagSettings
 from .startup import Pending, start_in_background
-from .store import CollectionSpec, Filter, Match, MatchAny, Point, VectorStore
+from .store import CollectionSpec, Filter, Match, MatchAny, VectorStore
 from .text import preprocess
 
 if TYPE_CHECKING:
@@ -41,8 +37,6 @@ __all__ = ["RagService", "open_store"]
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded (and written) per step of a large add; progress is reported after each.
-INGEST_STEP: Final = 256
 MAX_QUERY_CHARS: Final = 8192
 MAX_DELETE_IDS: Final = 1000
 # Stored vectors used as queries when checking the HNSW index against exact search.
@@ -51,6 +45,10 @@ RECALL_K: Final = 10
 SCORE_DIGITS: Final = 6
 # Seconds a call waits for the store to open (it takes well under one; this is for a slow disk).
 STORE_WAIT: Final = 30.0
+# Seconds the start-up thread keeps trying to open a store another process holds, and between
+# tries: a hot reload's old worker lets go of it within its retire grace after the swap.
+LOCK_WAIT: Final = 60.0
+LOCK_POLL: Final = 0.25
 
 
 def open_store(settings: RagSettings, data_dir: str) -> VectorStore:
@@ -82,12 +80,14 @@ class RagService:
         self.settings = settings
         # Without data_dir the store lives in the worker's private work dir and ends with it.
         self.data_dir = settings.data_dir or os.path.join(work_dir, "qdrant")
-        self._store = Pending[VectorStore]("vector store", "a fixed 30s")
+        self._store = Pending[VectorStore]("vector store", f"a fixed {STORE_WAIT:g}s")
         self._model = Pending[Embedder]("embedding model", "configuration.embedding.ready_timeout")
         self._write_lock = threading.Lock()
         self._reopen_lock = threading.Lock()
         self.exact = settings.search.mode == "exact"
         self.hnsw_recall: float | None = None
+        # True while the start-up thread waits for another process to release the store.
+        self.lock_waiting = False
         self._thread: threading.Thread | None = None
         self._provider: OpenAICompatibleProvider | None = None
         if settings.provider.configured:
@@ -107,7 +107,7 @@ class RagService:
         return Embedder.load(self.settings.embedding)
 
     def _open_and_index(self) -> VectorStore:
-        store = open_store(self.settings, self.data_dir)
+        store = self.open_store_waiting_for_lock()
         if not self.exact:
             # optimize() blocks every engine thread, so it runs here, before any call is served.
             store.build_index()
@@ -122,6 +122,26 @@ class RagService:
                 self.exact = True
         return store
 
+    def open_store_waiting_for_lock(self) -> VectorStore:
+        """Open the store; while another process holds it, keep trying for a while.
+
+        A hot reload starts the new worker beside the old one, which holds the lock until it
+        is stopped, moments after the swap; the new worker must not fail for that.
+        """
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                store = open_store(self.settings, self.data_dir)
+            except StoreLockedError:
+                if time.monotonic() >= deadline:
+                    self.lock_waiting = False
+                    raise
+                self.lock_waiting = True
+                time.sleep(LOCK_POLL)
+                continue
+            self.lock_waiting = False
+            return store
+
     def close(self) -> None:
         store = self._store.peek()
         if store is not None:
@@ -131,6 +151,14 @@ class RagService:
     def store(self) -> VectorStore:
         try:
             return self._store.wait(STORE_WAIT)
+        except NotReadyError:
+            if self.lock_waiting:
+                raise StoreLockedError(
+                    f"the store at {self.data_dir} is still open in another process (waiting "
+                    f"up to {LOCK_WAIT:g}s for it, as during a hot reload); if another "
+                    "supervisor uses this directory, stop it or set another RAG_DATA_DIR"
+                ) from None
+            raise
         except StoreLockedError:
             # The other process may have let go since: try again rather than stay broken.
             with self._reopen_lock:
@@ -156,8 +184,7 @@ class RagService:
         embedder = self.embedder()
         statuses: dict[str, str] = {}
         with self._write_lock:
-            todo = self._changed(documents, store, statuses)
-            written = self._write(todo, store, embedder)
+            written = ingest.write(ingest.plan(documents, store, statuses), store, embedder)
         return {
             "collection": self.settings.collection,
             "documents": [
@@ -170,70 +197,6 @@ class RagService:
             "chunks_written": written,
             "took_ms": _ms(started),
         }
-
-    def _changed(
-        self, documents: list[Document], store: VectorStore, statuses: dict[str, str]
-    ) -> list[Document]:
-        """The documents that need writing; every document's status is filled in."""
-        first_seen: dict[str, Document] = {}
-        for doc in documents:
-            earlier = first_seen.get(doc.id)
-            if earlier is None:
-                first_seen[doc.id] = doc
-            elif earlier.fingerprint == doc.fingerprint:
-                statuses[doc.position] = "duplicate"
-            else:
-                raise InputError(
-                    f"{doc.position}.id",
-                    f"{doc.id!r} is also the id of {earlier.position}, with other content; "
-                    "give each document its own id",
-                )
-        unique = list(first_seen.values())
-        stored = {
-            record.payload.get(keys.DOCUMENT_ID): record.payload
-            for record in store.retrieve([keys.chunk_point_id(d.id, 0) for d in unique])
-        }
-        todo = []
-        for doc in unique:
-            previous = stored.get(doc.id)
-            if previous is None:
-                statuses[doc.position] = "added"
-            elif previous.get(keys.FINGERPRINT) == doc.fingerprint and previous.get(
-                keys.CHUNK_COUNT
-            ) == len(doc.chunks):
-                statuses[doc.position] = "unchanged"
-                continue
-            else:
-                statuses[doc.position] = "replaced"
-            todo.append(doc)
-        return todo
-
-    def _write(self, documents: list[Document], store: VectorStore, embedder: Embedder) -> int:
-        pending = [(doc, index) for doc in documents for index in range(len(doc.chunks))]
-        total = len(pending)
-        firsts: list[Point] = []
-        added_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for start in range(0, total, INGEST_STEP):
-            step = pending[start : start + INGEST_STEP]
-            vectors = embedder.encode([doc.chunks[index] for doc, index in step])
-            points = [
-                _point(doc, index, vectors[row], added_at) for row, (doc, index) in enumerate(step)
-            ]
-            # First chunks are held back: each marks its document complete (module docstring).
-            store.upsert([p for p in points if p.payload[keys.CHUNK_INDEX] != 0])
-            firsts.extend(p for p in points if p.payload[keys.CHUNK_INDEX] == 0)
-            report_progress(min(start + INGEST_STEP, total), total, "chunks embedded")
-        if documents:
-            # Older versions' chunks: same document, another fingerprint (fingerprints include
-            # the document id, so one filter covers every document of the call exactly).
-            store.delete(
-                Filter(
-                    must=(MatchAny(keys.DOCUMENT_ID, tuple(d.id for d in documents)),),
-                    must_not=(MatchAny(keys.FINGERPRINT, tuple(d.fingerprint for d in documents)),),
-                )
-            )
-        store.upsert(firsts)
-        return total
 
     # ---- search -----------------------------------------------------------------------------
 
@@ -295,15 +258,11 @@ class RagService:
     # ---- query with context -----------------------------------------------------------------
 
     def query(self, params: dict[str, Any]) -> dict[str, Any]:
-        from .answer import assemble_context, extractive_answer, format_context
-
         started = time.perf_counter()
         question, top_k, threshold, where = self._search_params(params, "question")
         answerer = params.get("answerer", "auto")
-        if answerer not in ("auto", "extractive", "ai_provider"):
-            raise InputError(
-                "answerer", f"must be auto, extractive or ai_provider, got {answerer!r}"
-            )
+        if answerer not in ANSWERERS:
+            raise InputError("answerer", f"must be one of {', '.join(ANSWERERS)}, got {answerer!r}")
         if answerer == "ai_provider" and self._provider is None:
             raise InputError(
                 "answerer",
@@ -314,45 +273,16 @@ class RagService:
         if isinstance(budget, bool) or not isinstance(budget, int) or not 200 <= budget <= 200_000:
             raise InputError("context_budget", f"must be 200-200000 characters, got {budget!r}")
         vector, hits = self._retrieve(question, top_k, threshold, where)
-        sources = assemble_context(hits, budget)
-        result: dict[str, Any] = {
-            "question": question,
-            "similarity_threshold": threshold,
-            "sources": [s.as_dict() for s in sources],
-            "context_chars": sum(len(s.text) for s in sources),
-        }
-        if not sources:
-            result |= {
-                "answer": (
-                    f"None of the stored documents matches the question with a similarity of "
-                    f"at least {threshold:g}, so there is nothing to answer from."
-                ),
-                "answered_by": "none",
-            }
-        else:
-            if self._provider is not None and answerer != "extractive":
-                from .errors import ProviderError
-
-                try:
-                    result["answer"] = self._provider.generate(question, format_context(sources))
-                    result["answered_by"] = "ai_provider"
-                    result["provider"] = {"model": self._provider.model,
-                                          "endpoint": self._provider.endpoint}  # fmt: skip
-                except ProviderError as exc:
-                    log.warning("AI provider failed, answering extractively: %s", exc)
-                    result["provider_error"] = str(exc)
-            if "answer" not in result:
-                extract = extractive_answer(
-                    vector,
-                    sources,
-                    self.embedder().encode,
-                    self.settings.answer.max_sentences,
-                )
-                result |= {
-                    "answer": extract.answer,
-                    "answered_by": "extractive",
-                    "sentences": extract.sentences,
-                }
+        result = compose_answer(
+            question,
+            vector,
+            hits,
+            threshold=threshold,
+            budget=budget,
+            provider=self._provider if answerer != "extractive" else None,
+            encode=self.embedder().encode,
+            max_sentences=self.settings.answer.max_sentences,
+        )
         result["took_ms"] = _ms(started)
         return result
 
@@ -428,11 +358,14 @@ class RagService:
         }
 
     def health(self) -> dict[str, Any]:
-        """Cheap: states only, no store or model calls."""
+        """Cheap: states only, no store or model calls. Waiting for the store's lock is healthy:
+        it is what a hot reload's new worker does until the old one stops."""
         failed = self._store.state == "failed" or self._model.state == "failed"
         return {
             "healthy": not failed,
-            "store": self._store.state,
+            "store": "waiting for another process to close it"
+            if self.lock_waiting
+            else self._store.state,
             "embedding_model": self._model.state,
             "data_dir": self.data_dir if not self.settings.qdrant_url else None,
             "persistent": self.settings.persistent,
@@ -452,22 +385,6 @@ def measure_recall(store: VectorStore, ef: int) -> float:
         found += len(exact & approx)
         expected += len(exact)
     return found / expected if expected else 1.0
-
-
-def _point(doc: Document, index: int, vector: Any, added_at: str) -> Point:
-    return Point(
-        id=keys.chunk_point_id(doc.id, index),
-        vector=vector.tolist(),
-        payload={
-            keys.DOCUMENT_ID: doc.id,
-            keys.CHUNK_INDEX: index,
-            keys.CHUNK_COUNT: len(doc.chunks),
-            keys.TEXT: doc.chunks[index],
-            keys.FINGERPRINT: doc.fingerprint,
-            keys.METADATA: doc.metadata,
-            keys.ADDED_AT: added_at,
-        },
-    )
 
 
 def _result(score: float, payload: dict[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,11 @@ _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES: Final = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
 _PARAGRAPHS: Final = re.compile(r"\n\s*\n")
-# A sentence ends at . ! or ? (plus closing quotes or brackets) before whitespace and a capital
-# letter, a digit or an opening quote; "e.g. this" and "3.5 m" do not end one.
+# A sentence ends at . ! or ?, perhaps followed by one closing quote or bracket, before
+# whitespace and a capital letter, a digit or an opening quote; "e.g. this" and "3.5 m" do not.
+# (Two fixed-width look-behinds, as Python's look-behind cannot vary in width.)
 _SENTENCE_END: Final = re.compile(
-    r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[A-Z0-9\"'\u201c\u2018(\[])"
+    r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)\]]))\s+(?=[A-Z0-9\"'\u201c\u2018(\[])"
 )
 PARAGRAPH_BREAK: Final = "\n\n"
 

@@ -100,6 +100,10 @@ class CollectionSpec:
     indexes: tuple[tuple[str, IndexType], ...] = ()
     hnsw_m: int = 16
     hnsw_ef_construct: int = 128
+    # KB of vectors in a segment before the embedded engine builds its HNSW index, and below
+    # which an HNSW search scans the segment instead; None keeps the engine's defaults.
+    indexing_threshold_kb: int | None = None
+    full_scan_threshold_kb: int | None = None
 
 
 @dataclass(frozen=True)

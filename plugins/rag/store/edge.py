@@ -64,8 +64,9 @@ class EdgeStore:
             hnsw_config=qe.HnswIndexConfig(
                 m=spec.hnsw_m,
                 ef_construct=spec.hnsw_ef_construct,
-                full_scan_threshold=FULL_SCAN_THRESHOLD_KB,
+                full_scan_threshold=spec.full_scan_threshold_kb or FULL_SCAN_THRESHOLD_KB,
             ),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=spec.indexing_threshold_kb),
         )
         try:
             if os.path.exists(os.path.join(path, CONFIG_FILE)):
