@@ -55,9 +55,16 @@ class _Rejected(Exception):
 
 
 class WebhookSender:
-    def __init__(self, webhook: Webhook, *, user_agent: str = "hydrogen") -> None:
+    def __init__(
+        self,
+        webhook: Webhook,
+        *,
+        user_agent: str = "hydrogen",
+        backoff_base: float = RETRY_BACKOFF_BASE,
+    ) -> None:
         self.webhook = webhook
         self._user_agent = user_agent
+        self._backoff_base = backoff_base
         self._queue: deque[AlertEvent] = deque(maxlen=MAX_QUEUED_EVENTS)
         self._wakeup = anyio.Event()
         self._hostname = socket.gethostname()
@@ -106,7 +113,7 @@ class WebhookSender:
                         exc,
                     )
                     return
-                delay = min(RETRY_BACKOFF_BASE * math.pow(2, attempt - 1), RETRY_BACKOFF_MAX)
+                delay = min(self._backoff_base * math.pow(2, attempt - 1), RETRY_BACKOFF_MAX)
                 log.warning("alert webhook %s: %s; retrying in %gs", self.webhook.url, exc, delay)
                 await anyio.sleep(delay)
             else:
@@ -130,6 +137,7 @@ class WebhookSender:
             with urllib.request.urlopen(request, timeout=timeout) as reply:
                 reply.read()
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the answer's socket
             if exc.code == 429 or exc.code >= 500:
                 raise
             raise _Rejected(f"HTTP {exc.code} {exc.reason}") from None

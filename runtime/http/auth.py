@@ -14,7 +14,8 @@ from typing import Final
 
 import msgspec
 
-from runtime.http.config import HttpConfig, HttpConfigError, TokenEntry
+from runtime.errors import ConfigError
+from runtime.http.config import DEFAULT_SOURCE, HttpConfig, HttpConfigError, TokenEntry
 
 __all__ = ["Identity", "TokenTable", "check_bind", "check_roles", "is_loopback"]
 
@@ -68,12 +69,14 @@ def check_bind(host: str, config: HttpConfig) -> None:
     """Refuse to listen beyond loopback without bearer tokens."""
     if config.tokens or is_loopback(host):
         return
+    reason = f"listening on {host} would let anyone who can reach it call every tool"
+    if config.source == DEFAULT_SOURCE:
+        raise ConfigError(
+            f"{reason}: give bearer tokens under 'tokens' in an HTTP config file "
+            f"(--http-config or $HYDROGEN_HTTP_CONFIG), or listen on 127.0.0.1"
+        )
     raise HttpConfigError(
-        config.source,
-        "tokens",
-        f"listening on {host} would let anyone who can reach it call every tool",
-        "give bearer tokens under 'tokens' in the HTTP config (--http-config or "
-        "$HYDROGEN_HTTP_CONFIG), or listen on 127.0.0.1",
+        config.source, "tokens", reason, "give bearer tokens here, or listen on 127.0.0.1"
     )
 
 

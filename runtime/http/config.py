@@ -37,6 +37,7 @@ from runtime.manifest.yamlfile import YamlProblem, read_yaml_mapping
 
 __all__ = [
     "CONFIG_ENV",
+    "DEFAULT_SOURCE",
     "CacheLimits",
     "HttpConfig",
     "HttpConfigError",
@@ -54,6 +55,7 @@ MAX_BODY_BYTES_LIMIT: Final = 1024 * 1024 * 1024
 DEFAULT_MAX_BATCH_CALLS: Final = 64
 MAX_BATCH_CALLS_LIMIT: Final = 1000
 DEFAULT_DRAIN_SECONDS: Final = 10.0
+DEFAULT_SOURCE: Final = "the built-in defaults"
 MAX_DRAIN_SECONDS: Final = 300.0
 
 _SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
@@ -119,7 +121,7 @@ class HttpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cache: CacheLimits = CacheLimits()
     alerts: AlertsConfig = AlertsConfig()
     # Where the file came from, for messages; not a key of the file.
-    source: str = "the built-in defaults"
+    source: str = DEFAULT_SOURCE
 
 
 def load_http_config(path: Path | str | None) -> HttpConfig:

@@ -79,6 +79,8 @@ def install_openapi(
         for path, operations in document.get("paths", {}).items():
             for method, operation in operations.items():
                 answers = operation.setdefault("responses", {})
+                for answer in answers.values():
+                    _keep_only_refs(answer)
                 if method in _METHODS_WITH_BODY:
                     answers["413"] = json_body("ErrorResponse", "The body is over max_body_bytes.")
                 if secured and path not in public:
@@ -90,3 +92,12 @@ def install_openapi(
         return document
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _keep_only_refs(answer: dict[str, Any]) -> None:
+    """FastAPI merges a route's default schema (``{"type": "string"}`` for a raw response
+    class) with the one declared; where ours is a ``$ref``, it must stand alone."""
+    for media in (answer.get("content") or {}).values():
+        schema = media.get("schema")
+        if isinstance(schema, dict) and "$ref" in schema:
+            media["schema"] = {"$ref": schema["$ref"]}

@@ -64,7 +64,10 @@ class HttpServer:
         audit_log: Path | None = None,
         extra: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        stdin: bool = False,
     ) -> None:
+        """``stdin``: give the server pipes on stdin and stdout (for ``--stdio``)."""
+        self.audit_log = audit_log
         args = [str(HYDROGEN)]
         for plugin in plugins:
             args += ["--plugins", str(plugin)]
@@ -84,7 +87,10 @@ class HttpServer:
         env["HYDROGEN_GATE"] = "off"
         env["HYDROGEN_PROFILES"] = str(TEST_PROFILES)
         env.pop("HYDROGEN_HTTP_CONFIG", None)
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=env, text=True)
+        pipe = subprocess.PIPE if stdin else None
+        self.proc = subprocess.Popen(
+            args, stdin=pipe, stdout=pipe, stderr=subprocess.PIPE, env=env, text=False
+        )
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -94,9 +100,9 @@ class HttpServer:
 
     def _drain(self) -> None:
         assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        for raw in self.proc.stderr:
             with self._changed:
-                self.lines.append(line.rstrip("\n"))
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
@@ -144,16 +150,16 @@ class HttpServer:
             raise AssertionError(f"the server ignored {signal.Signals(sig).name}") from None
         finally:
             self._reader.join(timeout=STATE_WAIT)
-            if self.proc.stderr is not None:
-                self.proc.stderr.close()
+            for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
         return code
 
     def __enter__(self) -> HttpServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.proc.poll() is None:
-            self.stop()
+        self.stop()
 
 
 class WebhookReceiver:
