@@ -26,7 +26,6 @@ Encode = Callable[[Sequence[str]], "npt.NDArray[np.float32]"]
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ANSWERERS",
     "Source",
     "assemble_context",
     "compose_answer",
@@ -34,7 +33,6 @@ __all__ = [
     "format_context",
 ]
 
-ANSWERERS: Final = ("auto", "extractive", "ai_provider")
 
 # A sentence whose similarity is this far below the best one's is left out, however few were
 # chosen: it would answer a different question.

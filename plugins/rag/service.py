@@ -15,17 +15,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from . import ingest
+from . import ingest, storage
 from . import payload as keys
-from .answer import ANSWERERS, compose_answer
+from .answer import compose_answer
 from .documents import parse_documents
 from .embedder import Embedder
-from .errors import InputError, NotReadyError, StoreLockedError
-from .filters import parse_filters
+from .errors import NotReadyError, StoreLockedError
+from .queries import answer_request, delete_ids, search_request
 from .settings import RagSettings
 from .startup import Pending, start_in_background
-from .store import CollectionSpec, Filter, Match, MatchAny, VectorStore
-from .text import preprocess
+from .store import Filter, Match, MatchAny, VectorStore
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,15 +32,10 @@ if TYPE_CHECKING:
 
     from .provider import OpenAICompatibleProvider
 
-__all__ = ["RagService", "open_store"]
+__all__ = ["RagService"]
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS: Final = 8192
-MAX_DELETE_IDS: Final = 1000
-# Stored vectors used as queries when checking the HNSW index against exact search.
-RECALL_SAMPLE: Final = 100
-RECALL_K: Final = 10
 SCORE_DIGITS: Final = 6
 # Seconds a call waits for the store to open (it takes well under one; this is for a slow disk).
 STORE_WAIT: Final = 30.0
@@ -49,30 +43,6 @@ STORE_WAIT: Final = 30.0
 # tries: a hot reload's old worker lets go of it within its retire grace after the swap.
 LOCK_WAIT: Final = 60.0
 LOCK_POLL: Final = 0.25
-
-
-def open_store(settings: RagSettings, data_dir: str) -> VectorStore:
-    """The configured store: Qdrant Edge in ``data_dir``, or a Qdrant server at ``qdrant.url``."""
-    spec = CollectionSpec(
-        name=settings.collection,
-        size=settings.embedding.dimensions,
-        distance=settings.search.distance,
-        indexes=keys.index_spec(settings),
-        hnsw_m=settings.search.hnsw.m,
-        hnsw_ef_construct=settings.search.hnsw.ef_construct,
-    )
-    if settings.qdrant_url:
-        from .store.remote import RemoteStore
-
-        return RemoteStore.connect(
-            settings.qdrant_url,
-            spec,
-            api_key=os.environ.get("QDRANT_API_KEY"),
-            timeout=settings.qdrant_timeout,
-        )
-    from .store.edge import EdgeStore
-
-    return EdgeStore.open(data_dir, spec)
 
 
 class RagService:
@@ -111,11 +81,11 @@ class RagService:
         if not self.exact:
             # optimize() blocks every engine thread, so it runs here, before any call is served.
             store.build_index()
-            self.hnsw_recall = measure_recall(store, self.settings.search.hnsw.ef)
+            self.hnsw_recall = storage.measure_recall(store, self.settings.search.hnsw.ef)
             if self.hnsw_recall < self.settings.search.hnsw.min_recall:
                 log.warning(
                     "HNSW recall@%d %.3f is below search.hnsw.min_recall %.2f; searching exactly",
-                    RECALL_K,
+                    storage.RECALL_K,
                     self.hnsw_recall,
                     self.settings.search.hnsw.min_recall,
                 )
@@ -131,7 +101,7 @@ class RagService:
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
-                store = open_store(self.settings, self.data_dir)
+                store = storage.open_store(self.settings, self.data_dir)
             except StoreLockedError:
                 if time.monotonic() >= deadline:
                     self.lock_waiting = False
@@ -165,7 +135,7 @@ class RagService:
                 if self._store.state == "ready":
                     return self._store.wait(0)
                 try:
-                    store = open_store(self.settings, self.data_dir)
+                    store = storage.open_store(self.settings, self.data_dir)
                 except StoreLockedError as exc:
                     self._store.reject(exc)
                     raise
@@ -202,7 +172,7 @@ class RagService:
 
     def search(self, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        query, top_k, threshold, where = self._search_params(params, "query")
+        query, top_k, threshold, where = search_request(params, "query", self.settings)
         _, hits = self._retrieve(query, top_k, threshold, where)
         return {
             "query": query,
@@ -213,32 +183,6 @@ class RagService:
             "search_mode": "exact" if self.exact else "hnsw",
             "took_ms": _ms(started),
         }
-
-    def _search_params(
-        self, params: dict[str, Any], text_key: str
-    ) -> tuple[str, int, float, Filter | None]:
-        raw = params.get(text_key)
-        if not isinstance(raw, str):
-            raise InputError(text_key, "is required and must be a string")
-        text = preprocess(raw)
-        if not text:
-            raise InputError(text_key, "is empty (or only whitespace); ask something")
-        if len(text) > MAX_QUERY_CHARS:
-            raise InputError(
-                text_key, f"is {len(text):,} characters; keep it under {MAX_QUERY_CHARS:,}"
-            )
-        top_k = params.get("top_k", self.settings.search.top_k)
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:
-            raise InputError("top_k", f"must be a whole number from 1 to 100, got {top_k!r}")
-        threshold = params.get("similarity_threshold", self.settings.search.similarity_threshold)
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise InputError("similarity_threshold", f"must be a number, got {threshold!r}")
-        if not -1.0 <= threshold <= 1.0:
-            raise InputError(
-                "similarity_threshold", f"must be between -1 and 1 (cosine), got {threshold}"
-            )
-        where = parse_filters(params.get("filters"), self.settings)
-        return text, top_k, float(threshold), where
 
     def _retrieve(
         self, query: str, top_k: int, threshold: float, where: Filter | None
@@ -259,19 +203,8 @@ class RagService:
 
     def query(self, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        question, top_k, threshold, where = self._search_params(params, "question")
-        answerer = params.get("answerer", "auto")
-        if answerer not in ANSWERERS:
-            raise InputError("answerer", f"must be one of {', '.join(ANSWERERS)}, got {answerer!r}")
-        if answerer == "ai_provider" and self._provider is None:
-            raise InputError(
-                "answerer",
-                "no AI provider is configured (configuration.ai_provider.base_url, set by "
-                "RAG_AI_BASE_URL); use auto or extractive",
-            )
-        budget = params.get("context_budget", self.settings.answer.context_budget_chars)
-        if isinstance(budget, bool) or not isinstance(budget, int) or not 200 <= budget <= 200_000:
-            raise InputError("context_budget", f"must be 200-200000 characters, got {budget!r}")
+        question, top_k, threshold, where = search_request(params, "question", self.settings)
+        answerer, budget = answer_request(params, self.settings, self._provider is not None)
         vector, hits = self._retrieve(question, top_k, threshold, where)
         result = compose_answer(
             question,
@@ -289,7 +222,7 @@ class RagService:
     # ---- delete and stats -------------------------------------------------------------------
 
     def delete(self, params: dict[str, Any]) -> dict[str, Any]:
-        ids = _delete_ids(params)
+        ids = delete_ids(params)
         store = self.store()
         deleted: list[tuple[str, int]] = []
         missing: list[str] = []
@@ -372,21 +305,6 @@ class RagService:
         }
 
 
-def measure_recall(store: VectorStore, ef: int) -> float:
-    """Share of the exact top 10 the index finds, over stored vectors used as queries."""
-    sample = [r.vector for r in store.sample(RECALL_SAMPLE) if r.vector is not None]
-    if not sample:
-        return 1.0
-    found = 0
-    expected = 0
-    for vector in sample:
-        exact = {h.id for h in store.search(vector, RECALL_K, exact=True)}
-        approx = {h.id for h in store.search(vector, RECALL_K, exact=False, hnsw_ef=ef)}
-        found += len(exact & approx)
-        expected += len(exact)
-    return found / expected if expected else 1.0
-
-
 def _result(score: float, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "document_id": payload.get(keys.DOCUMENT_ID),
@@ -395,25 +313,6 @@ def _result(score: float, payload: dict[str, Any]) -> dict[str, Any]:
         "text": payload.get(keys.TEXT, ""),
         "metadata": payload.get(keys.METADATA) or {},
     }
-
-
-def _delete_ids(params: dict[str, Any]) -> list[str]:
-    one, many = params.get("document_id"), params.get("document_ids")
-    if (one is None) == (many is None):
-        raise InputError(
-            "document_id", "give exactly one of document_id (one id) or document_ids (a list)"
-        )
-    values = [one] if one is not None else many
-    field = "document_id" if one is not None else "document_ids"
-    if not isinstance(values, list) or not values or len(values) > MAX_DELETE_IDS:
-        raise InputError(field, f"must name 1-{MAX_DELETE_IDS} document ids")
-    ids = []
-    for index, value in enumerate(values):
-        where = field if one is not None else f"document_ids[{index}]"
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(where, f"must be a non-empty string, got {value!r}")
-        ids.append(value.strip())
-    return list(dict.fromkeys(ids))
 
 
 def _ms(started: float) -> float:

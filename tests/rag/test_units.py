@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rag import service as rag_service
+from rag import storage
 from rag.documents import parse_documents
 from rag.errors import ConfigError, InputError, NotReadyError, StoreLockedError
 from rag.filters import parse_filters
@@ -233,7 +234,7 @@ def test_the_service_waits_for_a_locked_store_and_opens_it_once_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings_ = RagSettings(data_dir=str(tmp_path))
-    holder = rag_service.open_store(settings_, str(tmp_path))
+    holder = storage.open_store(settings_, str(tmp_path))
     service = rag_service.RagService(settings_, work_dir=str(tmp_path))
     monkeypatch.setattr(rag_service, "LOCK_WAIT", 0.3)
     with pytest.raises(StoreLockedError, match="RAG_DATA_DIR"):
