@@ -193,6 +193,7 @@ class Supervisor:
         stops. If any step fails, the old version keeps serving and the record says why. A
         plugin whose folder is gone is removed; a name only found on disk now is added.
         """
+        self._require_running()
         async with self._reload_lock:
             if name in self._plugins:
                 return await self._reload_one(name)
@@ -205,6 +206,7 @@ class Supervisor:
     async def reload_all(self) -> list[ReloadRecord]:
         """Bring every plugin in line with the plugin directories: reload what changed on disk,
         add what appeared, remove what disappeared. Unchanged plugins are left alone."""
+        self._require_running()
         async with self._reload_lock:
             found = discover(self._plugin_dirs)
             on_disk = {m.name: m for m in found.manifests}
@@ -222,6 +224,12 @@ class Supervisor:
                 if name not in self._plugins:
                     records.append(await self._add(manifest, time.perf_counter()))
             return records
+
+    def _require_running(self) -> None:
+        if self._tg is None:
+            raise HydrogenError(
+                "the supervisor is not running: reload inside `async with Supervisor(...)`"
+            )
 
     def reload_history(self, name: str) -> list[ReloadRecord]:
         return list(self._reloads.get(name, ()))

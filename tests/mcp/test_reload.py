@@ -7,8 +7,11 @@ list and the answers of the new version.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,11 +24,11 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import TEST_PLUGINS
-from tests.mcp.support import EXCHANGE_TIMEOUT, command, server_env
-
-pytestmark = pytest.mark.anyio
+from tests.mcp.support import EXCHANGE_TIMEOUT, RawServer, command, server_env
 
 VERSIONED: Final = TEST_PLUGINS / "reload" / "versioned"
+# Seconds between polls of a server that reloads in the background.
+POLL: Final = 0.05
 
 
 class Changes:
@@ -84,6 +87,7 @@ async def until(session: ClientSession, changes: Changes, holds: Any) -> dict[st
     return listed
 
 
+@pytest.mark.anyio
 async def test_reloads_additions_and_removals_reach_the_client_as_list_changed(
     tmp_path: Path,
 ) -> None:
@@ -121,3 +125,29 @@ async def test_reloads_additions_and_removals_reach_the_client_as_list_changed(
             with pytest.raises(MCPError, match="no plugin serves tool 'newcomer_version'"):
                 await session.call_tool("newcomer_version", {})
     assert changes.count >= 3
+
+
+def test_sighup_reloads_changed_plugins_when_the_watcher_is_off(tmp_path: Path) -> None:
+    plugin = install(tmp_path, "versioned")
+    server = RawServer(tmp_path)
+    try:
+        server.initialize()
+
+        def version(request_id: int) -> str:
+            server.request(request_id, "tools/call", {"name": "which_version", "arguments": {}})
+            reply = server.read()
+            return str(reply["result"]["structuredContent"]["version"])
+
+        assert version(1) == "A"
+        code = (plugin / "__init__.py").read_text()
+        (plugin / "__init__.py").write_text(code.replace('VERSION = "A"', 'VERSION = "B"'))
+        assert version(2) == "A"  # no watcher: nothing changes until the operator says so
+        os.kill(server.proc.pid, signal.SIGHUP)
+        request_id = 3
+        deadline = time.monotonic() + EXCHANGE_TIMEOUT
+        while version(request_id) != "B":
+            assert time.monotonic() < deadline, "SIGHUP did not reload the changed plugin"
+            request_id += 1
+            time.sleep(POLL)
+    finally:
+        assert server.close() == 0
