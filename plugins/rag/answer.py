@@ -104,33 +104,52 @@ def extractive_answer(
     encode: Encode,
     max_sentences: int,
 ) -> Extract:
-    """The ``max_sentences`` sentences most similar to the question, each with its citation."""
-    candidates: list[tuple[int, int, str]] = []  # (source ref, position, sentence)
+    """The ``max_sentences`` sentences most similar to the question, each with its citation.
+
+    A sentence is scored alone and together with the sentence before it, whichever is closer:
+    "The worker is confined with Landlock" answers "how is a Hydrogen worker confined?" only
+    once the sentence before it has said whose worker it is.
+    """
+    candidates: list[_Candidate] = []
     seen: set[str] = set()
     for source in sources:
+        previous = ""
         for position, sentence in enumerate(split_sentences(source.text)):
             key = sentence.lower()
             # Overlapping chunks repeat sentences; each is a candidate once.
             if len(sentence) >= MIN_SENTENCE_CHARS and key not in seen:
                 seen.add(key)
-                candidates.append((source.ref, position, sentence))
+                candidates.append(_Candidate(source.ref, position, sentence, previous))
+            previous = sentence
     if not candidates:
         return Extract("", [])
-    vectors = encode([sentence for _, _, sentence in candidates])
-    scores = vectors @ question_vector
-    ranked = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
-    best = float(scores[ranked[0]])
-    chosen = [i for i in ranked[:max_sentences] if float(scores[i]) >= best - RELEVANCE_MARGIN]
+    alone = encode([c.sentence for c in candidates]) @ question_vector
+    windowed = [i for i, c in enumerate(candidates) if c.previous]
+    in_context = encode([f"{candidates[i].previous} {candidates[i].sentence}" for i in windowed])
+    scores = [float(score) for score in alone]
+    for row, i in enumerate(windowed):
+        scores[i] = max(scores[i], float(in_context[row] @ question_vector))
+    ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    best = scores[ranked[0]]
+    chosen = [i for i in ranked[:max_sentences] if scores[i] >= best - RELEVANCE_MARGIN]
     # Read in source order, the way the passages were ranked, not by score.
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
-    parts = [f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen]
+    chosen.sort(key=lambda i: (candidates[i].ref, candidates[i].position))
     return Extract(
-        answer=" ".join(parts),
+        answer=" ".join(f"{candidates[i].sentence} [{candidates[i].ref}]" for i in chosen),
         sentences=[
-            {"text": candidates[i][2], "ref": candidates[i][0], "score": round(float(scores[i]), 4)}
+            {"text": candidates[i].sentence, "ref": candidates[i].ref, "score": round(scores[i], 4)}
             for i in chosen
         ],
     )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    ref: int
+    position: int
+    sentence: str
+    # The sentence before it in the same source ("" for the first).
+    previous: str
 
 
 def compose_answer(
