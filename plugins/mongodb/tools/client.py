@@ -2,14 +2,17 @@
 pymongo's exceptions become the plugin's (``server_errors``).
 
 Every server round trip of a tool runs inside ``server_errors(settings, budget, action)``: a
-``pymongo.timeout`` block, so server selection, connecting and every command share one
-deadline that ends before the tool's own timeout, and the caller gets a message saying what
-failed instead of a supervisor-side timeout.
+``pymongo.timeout`` block, so connecting and every command share one deadline that ends before
+the tool's own timeout, and the caller gets a message saying what failed instead of a
+supervisor-side timeout. Under such a deadline pymongo waits for a server until the deadline,
+not for ``serverSelectionTimeoutMS``; ``ClientPool.reachable`` restores the short wait when no
+usable server is known yet, so an unreachable server is reported within that timeout.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -59,6 +62,15 @@ class ClientPool:
                 )
             return self._client
 
+    def reachable(self) -> Client:
+        """The client, once a server it can write to is known: a ping bounded by the server
+        selection timeout when the monitors know none (at start, or after the server left)."""
+        client = self.get()
+        if not client.topology_description.has_writable_server():
+            with pymongo.timeout(self._settings.server_selection_timeout_ms / 1000):
+                client.admin.command("ping")
+        return client
+
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
@@ -83,21 +95,23 @@ class ClientPool:
 @contextmanager
 def server_errors(settings: Settings, budget: float, action: str) -> Iterator[None]:
     """Run server calls under a ``budget``-second deadline; translate what pymongo raises."""
+    started = time.monotonic()
     try:
         with pymongo.timeout(budget):
             yield
     except PyMongoError as exc:
-        raise translate(exc, settings, budget, action) from exc
+        waited_ms = (time.monotonic() - started) * 1000
+        raise translate(exc, settings, budget, action, waited_ms) from exc
 
 
 def translate(
-    exc: PyMongoError, settings: Settings, budget: float, action: str
+    exc: PyMongoError, settings: Settings, budget: float, action: str, waited_ms: float
 ) -> MongoPluginError:
     where = settings.shown_uri
     if isinstance(exc, ServerSelectionTimeoutError):
-        waited = min(settings.server_selection_timeout_ms, budget * 1000)
         return ServerUnreachableError(
-            f"cannot reach MongoDB at {where}: no server answered within {waited:g} ms "
+            f"cannot reach MongoDB at {where}: no usable server answered within "
+            f"{waited_ms:.0f} ms "
             f"({_reason(exc)}); check that mongod is running there and that configuration.uri "
             "(MONGODB_URI) names the right host and port"
         )

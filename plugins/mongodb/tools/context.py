@@ -19,7 +19,8 @@ class ToolContext:
     pool: ClientPool
 
     def client(self) -> Client:
-        return self.pool.get()
+        """Call inside ``server_call``: waits for a usable server, briefly."""
+        return self.pool.reachable()
 
     def server_call(self, tool: str, action: str) -> AbstractContextManager[None]:
         """Server round trips of one call of ``tool``, under its deadline, errors translated."""

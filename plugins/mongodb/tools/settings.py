@@ -121,32 +121,30 @@ def parse_settings(manifest: dict[str, Any]) -> Settings:
         raise InvalidArgumentError("configuration.app_name", "must be a non-empty string")
 
     values: dict[str, float] = {}
+    # Where each value came from, so an error names the place to change it.
+    fields: dict[str, str] = {}
     for key, (default, low, high) in NUMERIC_KEYS.items():
         uri_key = URI_KEYS.get(key)
         if uri_key is not None and uri_key in uri_options:
             raw = uri_options[uri_key]
             # pymongo hands URI timeouts over in seconds.
-            in_ms = raw * 1000 if key.endswith("_ms") and isinstance(raw, int | float) else raw
-            values[key] = parse_number(
-                in_ms, f"configuration.uri ({uri_key})", low, high, integer=False
-            )
+            value = raw * 1000 if key.endswith("_ms") and isinstance(raw, int | float) else raw
+            fields[key] = f"configuration.uri ({uri_key})"
+            integer = False
         else:
-            values[key] = parse_number(
-                config.get(key, default),
-                f"configuration.{key}",
-                low,
-                high,
-                integer=not key.endswith("_seconds"),
-            )
+            value = config.get(key, default)
+            fields[key] = f"configuration.{key}"
+            integer = not key.endswith("_seconds")
+        values[key] = parse_number(value, fields[key], low, high, integer=integer)
     if values["min_pool_size"] > values["max_pool_size"]:
         raise InvalidArgumentError(
-            "configuration.min_pool_size",
+            fields["min_pool_size"],
             f"({values['min_pool_size']:g}) is above max_pool_size ({values['max_pool_size']:g})",
             "lower it or raise max_pool_size",
         )
     margin = values["call_margin_seconds"]
     budgets = _budgets(manifest, margin)
-    _check_timeouts_fit(values, budgets)
+    _check_timeouts_fit(values, fields, budgets)
     kwargs: dict[str, Any] = {"appname": app_name}
     for key, name in CLIENT_KWARGS.items():
         if URI_KEYS[key] not in uri_options:
@@ -200,14 +198,16 @@ def _budgets(manifest: dict[str, Any], margin: float) -> dict[str, float]:
     return budgets
 
 
-def _check_timeouts_fit(values: dict[str, float], budgets: dict[str, float]) -> None:
+def _check_timeouts_fit(
+    values: dict[str, float], fields: dict[str, str], budgets: dict[str, float]
+) -> None:
     if not budgets:
         return
     tool, budget = min(budgets.items(), key=lambda item: item[1])
     for key in ("server_selection_timeout_ms", "connect_timeout_ms"):
         if values[key] / 1000 >= budget:
             raise InvalidArgumentError(
-                f"configuration.{key}",
+                fields[key],
                 f"({values[key]:g} ms) must be shorter than the call budget of {tool} "
                 f"({budget:g} s: its timeout minus call_margin_seconds)",
                 "lower it, so an unreachable server is reported before the call times out",
