@@ -54,6 +54,7 @@ __all__ = [
     "configured_uri",
     "demo_order",
     "embedded_mongod",
+    "ensure_demo_collection",
     "find_mongod",
     "mongodb_server",
     "seed_demo_collection",
@@ -228,6 +229,29 @@ def seed_demo_collection(
         return count
     finally:
         client.close()
+
+
+def ensure_demo_collection(
+    uri: str,
+    *,
+    database: str = DEMO_DATABASE,
+    collection: str = DEMO_COLLECTION,
+    documents: int = DEMO_DOCUMENTS,
+) -> int:
+    """Seed the demo collection when it is missing or empty, else leave it; its count.
+
+    What the main job calls before ``hydrogen demo``: the plugin's examples query this
+    collection, and an existing one (an external server, a second run) is never replaced.
+    """
+    pymongo = _pymongo()
+    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(READY_TIMEOUT * 1000))
+    try:
+        count: int = client[database][collection].estimated_document_count()
+    finally:
+        client.close()
+    if count:
+        return count
+    return seed_demo_collection(uri, database=database, collection=collection, documents=documents)
 
 
 def demo_order(n: int) -> dict[str, Any]:

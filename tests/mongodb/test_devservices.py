@@ -17,6 +17,7 @@ from runtime.devservices import (
     MongodStartError,
     configured_uri,
     embedded_mongod,
+    ensure_demo_collection,
     find_mongod,
     mongodb_server,
     seed_demo_collection,
@@ -55,6 +56,9 @@ def test_no_mongod_outlives_its_context(tmp_path: Path) -> None:
         assert len(started) == 1
         assert uri.startswith("mongodb://127.0.0.1:")
         assert seed_demo_collection(uri, documents=50) == 50
+        # An existing demo collection is kept as it is.
+        assert ensure_demo_collection(uri, documents=10) == 50
+        assert ensure_demo_collection(uri, collection="fresh", documents=10) == 10
         client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
         try:
             params = client.admin.command("getParameter", 1, ttlMonitorSleepSecs=1)
