@@ -1,9 +1,15 @@
-"""Development services for tests, benchmarks and the main job: the embedded MongoDB server."""
+"""Development services for tests, benchmarks and the main job: the embedded MongoDB server
+and the demo collection the mongodb plugin's examples query."""
 
-from runtime.devservices.mongod import (
+from runtime.devservices.demo import (
     DEMO_COLLECTION,
     DEMO_DATABASE,
     DEMO_DOCUMENTS,
+    demo_order,
+    ensure_demo_collection,
+    seed_demo_collection,
+)
+from runtime.devservices.mongod import (
     MONGODB_URI_VAR,
     READY_TIMEOUT,
     STOP_TIMEOUT,
@@ -11,12 +17,9 @@ from runtime.devservices.mongod import (
     MongodNotFoundError,
     MongodStartError,
     configured_uri,
-    demo_order,
     embedded_mongod,
-    ensure_demo_collection,
     find_mongod,
     mongodb_server,
-    seed_demo_collection,
     sweep_orphans,
 )
 

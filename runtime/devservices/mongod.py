@@ -23,7 +23,6 @@ exists: it only ever kills a process whose command line names the swept data dir
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib.resources
 import os
 import shutil
@@ -42,9 +41,6 @@ from runtime.errors import HydrogenError
 
 __all__ = [
     "DATA_DIR_PREFIX",
-    "DEMO_COLLECTION",
-    "DEMO_DATABASE",
-    "DEMO_DOCUMENTS",
     "MONGODB_URI_VAR",
     "READY_TIMEOUT",
     "STOP_TIMEOUT",
@@ -52,12 +48,10 @@ __all__ = [
     "MongodNotFoundError",
     "MongodStartError",
     "configured_uri",
-    "demo_order",
     "embedded_mongod",
-    "ensure_demo_collection",
     "find_mongod",
     "mongodb_server",
-    "seed_demo_collection",
+    "pymongo_module",
     "stop_mongod",
     "sweep_orphans",
 ]
@@ -89,12 +83,6 @@ SERVER_OPTIONS: Final = (
     "--setParameter", "ttlMonitorSleepSecs=1",
     "--setParameter", "diagnosticDataCollectionEnabled=false",
 )  # fmt: skip
-
-DEMO_DATABASE: Final = "hydrogen_demo"
-DEMO_COLLECTION: Final = "orders"
-DEMO_DOCUMENTS: Final = 5000
-DEMO_STATUSES: Final = ("pending", "paid", "shipped", "delivered", "cancelled")
-DEMO_BATCH: Final = 1000
 
 
 class DevServiceError(HydrogenError):
@@ -205,69 +193,6 @@ def sweep_orphans(temp_root: Path | None = None) -> list[int]:
     return killed
 
 
-def seed_demo_collection(
-    uri: str,
-    *,
-    database: str = DEMO_DATABASE,
-    collection: str = DEMO_COLLECTION,
-    documents: int = DEMO_DOCUMENTS,
-) -> int:
-    """Replace ``database.collection`` with ``documents`` deterministic orders; returns the count.
-
-    What the plugin's examples query: ``status`` (5 values), ``customer_id``, ``total``,
-    ``created_at`` (one minute apart from 2024-01-01 UTC) and a GeoJSON ``location``.
-    """
-    pymongo = _pymongo()
-    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(READY_TIMEOUT * 1000))
-    try:
-        target = client[database][collection]
-        target.drop()
-        for start in range(0, documents, DEMO_BATCH):
-            stop = min(start + DEMO_BATCH, documents)
-            target.insert_many([demo_order(n) for n in range(start, stop)], ordered=False)
-        count: int = target.estimated_document_count()
-        return count
-    finally:
-        client.close()
-
-
-def ensure_demo_collection(
-    uri: str,
-    *,
-    database: str = DEMO_DATABASE,
-    collection: str = DEMO_COLLECTION,
-    documents: int = DEMO_DOCUMENTS,
-) -> int:
-    """Seed the demo collection when it is missing or empty, else leave it; its count.
-
-    What the main job calls before ``hydrogen demo``: the plugin's examples query this
-    collection, and an existing one (an external server, a second run) is never replaced.
-    """
-    pymongo = _pymongo()
-    client: Any = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(READY_TIMEOUT * 1000))
-    try:
-        count: int = client[database][collection].estimated_document_count()
-    finally:
-        client.close()
-    if count:
-        return count
-    return seed_demo_collection(uri, database=database, collection=collection, documents=documents)
-
-
-def demo_order(n: int) -> dict[str, Any]:
-    """Order number ``n`` of the demo collection (also the benchmark's and tests' data)."""
-    created = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n)
-    return {
-        "order_no": n,
-        "status": DEMO_STATUSES[n % len(DEMO_STATUSES)],
-        "customer_id": n % 997,
-        "total": round((n * 37) % 10_000 / 10, 1),
-        "created_at": created,
-        "location": {"type": "Point", "coordinates": [(n % 360) - 180, (n % 170) - 85]},
-        "note": f"order {n} for customer {n % 997}",
-    }
-
-
 def _start(
     binary: Path, directory: Path, ready_timeout: float
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -331,7 +256,7 @@ def _wait_ready(
 
 
 def _answers_ping(port: int) -> bool:
-    pymongo = _pymongo()
+    pymongo = pymongo_module()
     client: Any = pymongo.MongoClient(
         LOOPBACK,
         port,
@@ -378,7 +303,7 @@ def _mongods_of(directory: Path) -> list[psutil.Process]:
     return found
 
 
-def _pymongo() -> Any:
+def pymongo_module() -> Any:
     """pymongo comes with the ``mongodb`` extra; the core runtime does not need it."""
     try:
         import pymongo

@@ -80,6 +80,7 @@ async def test_an_applied_recommendation_turns_a_collscan_into_an_ixscan(
     assert done["result"]["created"] is True
     assert done["result"]["verified"] is True
     assert applied["shapes"][0]["plan_after"]["scan"] == "IXSCAN"
+    assert ESR_INDEX in {index["name"] for index in applied["indexes"]}
     assert applied["shapes"][0]["plan_after"]["blocking_sort"] is False
     # The server's own plan, asked by the test: the new index, no collection scan, no sort.
     plan = winning_plan(db, ESR_QUERY)

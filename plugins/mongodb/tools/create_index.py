@@ -7,7 +7,7 @@ from typing import Any, Final
 from .context import ToolContext, reject_unknown
 from .errors import ServerCommandError
 from .index_spec import CREATE_INDEX_PROPERTIES, parse_index_request
-from .inputs import NAMESPACE_SCHEMA, parse_bool, parse_namespace
+from .inputs import NAMESPACE_SCHEMA, parse_bool, parse_namespace, plain
 from .server import build_index, collection_exists, index_failure, list_indexes, require_collection
 
 __all__ = ["CreateIndexTool"]
@@ -68,7 +68,7 @@ class CreateIndexTool:
             **report,
             "keys": [[field, kind] for field, kind in request.keys],
             "kinds": request.kinds,
-            "options": {k: v for k, v in request.options.items() if k != "name"},
+            "options": plain({k: v for k, v in request.options.items() if k != "name"}),
             "collection_created": not existed,
             "documents": documents,
             "index_count": index_count,

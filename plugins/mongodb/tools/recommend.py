@@ -137,6 +137,8 @@ class RecommendIndexesTool:
                     if apply is True or (isinstance(apply, list) and recommendation.name in apply):
                         request = IndexRequest(keys=recommendation.key, options={})
                         recommendation.applied = _apply(db, target, request, recommendation, groups)
+                if request is not None:
+                    indexes, usage = list_indexes(target), index_usage(target)
         except ServerCommandError as exc:
             raise (exc if request is None else index_failure(exc, request)) from exc
         notes = []
