@@ -12,7 +12,14 @@ from typing import Any, Final
 import pytest
 from pymongo import MongoClient
 
-from runtime.devservices import DEMO_COLLECTION, DEMO_DATABASE, ensure_demo_collection
+from runtime.devservices import (
+    DEMO_COLLECTION,
+    DEMO_DATABASE,
+    DEMO_DOCUMENTS,
+    MongodNotFoundError,
+    ensure_demo_collection,
+    find_mongod,
+)
 from tests.conftest import REPO_ROOT
 from tests.mongodb.support import PLUGIN_DIR
 
@@ -64,3 +71,28 @@ def test_call_prints_the_tool_result_and_exits_1_naming_a_bad_field(
     failed = hydrogen(mongodb_uri, "call", "mongodb_create_index", bad)
     assert failed.returncode == 1
     assert "params.keys.a" in failed.stderr
+
+
+def test_the_main_job_runs_on_a_fresh_embedded_mongod_and_stops_it() -> None:
+    """``python -m runtime.devservices -- hydrogen demo`` with no MONGODB_URI: the wheel's
+    mongod is started, seeded, used by every tool's example, and stopped."""
+    try:
+        find_mongod()
+    except MongodNotFoundError as exc:
+        pytest.skip(str(exc))
+    environ = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    command = [sys.executable, "-m", "runtime.devservices", "--", str(HYDROGEN)]
+    run = subprocess.run(
+        [*command, "--plugins", str(PLUGIN_DIR), "demo", "--json"],
+        env=environ,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    calls = json.loads(run.stdout)["calls"]
+    assert [row["ok"] for row in calls] == [True, True, True], calls
+    stats = next(row for row in calls if row["tool"] == "mongodb_collection_stats")
+    assert stats["result"]["count"] == DEMO_DOCUMENTS
