@@ -151,10 +151,11 @@ class RagService:
         started = time.perf_counter()
         documents = parse_documents(params, self.settings)
         store = self.store()
-        embedder = self.embedder()
         statuses: dict[str, str] = {}
         with self._write_lock:
-            written = ingest.write(ingest.plan(documents, store, statuses), store, embedder)
+            todo = ingest.plan(documents, store, statuses)
+            # Only new content waits for the model: re-adding what is stored answers at once.
+            written = ingest.write(todo, store, self.embedder()) if todo else 0
         return {
             "collection": self.settings.collection,
             "documents": [

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from qdrant_client import QdrantClient
+from rag import storage
 from rag.errors import StoreError, StoreLockedError
 from rag.store import (
     CollectionSpec,
@@ -242,5 +243,7 @@ def test_the_hnsw_index_finds_what_exact_search_finds(tmp_path: Path) -> None:
         for n in (0, 123, 2999):
             query = vectors[n].tolist()
             assert store.search(query, 1, exact=False, hnsw_ef=128)[0].id == point_id(n)
+        # The check the plugin runs before it trusts an index (search.mode: hnsw).
+        assert storage.measure_recall(store, 128) >= 0.99
     finally:
         store.close()
