@@ -8,18 +8,17 @@
     GET  /openapi.json    this API's OpenAPI document (GET /docs renders it)
 
 Bodies are decoded and encoded with msgspec (``runtime.http.messages``) and answered as raw
-JSON bytes, so FastAPI serves routing and the document, and no model layer sits in the call
-path. The Gatekeeper middleware has already checked the token and the body size.
+JSON bytes: FastAPI routes and writes the OpenAPI document, and no model layer sits in the call
+path (``POST /execute`` does not even pass FastAPI's router: ``runtime.http.execute``). In
+front of everything, the Gatekeeper checks the token and the body size.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-import anyio
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -27,16 +26,12 @@ from fastapi.responses import Response
 from runtime.alerts.engine import AlertEngine
 from runtime.host.supervisor import Supervisor
 from runtime.http.auth import Identity, TokenTable
-from runtime.http.calls import CallOutcome, CallService
+from runtime.http.calls import CallService
 from runtime.http.config import HttpConfig
+from runtime.http.execute import Answer, ExecuteRoute, Executor
 from runtime.http.gatekeeper import Gatekeeper, identity_of
 from runtime.http.health import STATUS_CODES, health_report, plugin_available
 from runtime.http.messages import (
-    BatchItem,
-    BatchResponse,
-    ErrorResponse,
-    ExecuteCall,
-    ExecuteResponse,
     ToolEntry,
     ToolsResponse,
     batch_request_type,
@@ -51,15 +46,12 @@ log = logging.getLogger("hydrogen.http")
 
 # Paths that never need a token: the API's own description.
 PUBLIC_PATHS: Final = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect"})
-USAGE: Final = 'send a JSON object such as {"tool": "NAME", "params": {...}}'
-BATCH_USAGE: Final = 'send {"calls": [{"tool": "NAME", "params": {...}}, ...]}'
+# FastAPI needs a version for the document; a checkout that is not installed has none.
+UNKNOWN_VERSION: Final = "0"
 DESCRIPTION: Final = (
     "Tools served by Hydrogen plugins, each in its own sandboxed worker process. "
     "Compatible with the platform's GET /tools, POST /execute and GET /health."
 )
-_AT_RE: Final = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$")
-_MISSING_RE: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
-_PARSE_ERRORS: Final = (msgspec.DecodeError, ValueError, RecursionError)
 
 
 class JsonBytes(Response):
@@ -79,33 +71,20 @@ class AppParts:
     version: str
 
 
-class _BadRequest(Exception):
-    def __init__(self, message: str, field: str = "", tool: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.tool = tool
-
-
 def create_app(parts: AppParts) -> Gatekeeper:
     """The API wrapped in its Gatekeeper, ready for uvicorn."""
     config = parts.config
     public = PUBLIC_PATHS | ({"/health"} if config.public_health else set())
     app = FastAPI(
         title="Hydrogen",
-        version=parts.version,
+        version=parts.version or UNKNOWN_VERSION,
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     batch_type = batch_request_type(config.max_batch_calls)
-    call_decoder = msgspec.json.Decoder(ExecuteCall)
-    batch_decoder = msgspec.json.Decoder(batch_type)
     sup, calls, watch = parts.supervisor, parts.calls, parts.watch
-
-    async def ready() -> None:
-        # anyio's Event.wait() yields even when set: skip it on the hot path.
-        if not watch.entered.is_set():
-            await watch.entered.wait()
+    executor = Executor(calls, batch_type, watch.entered)
 
     @app.get(
         "/tools",
@@ -114,7 +93,8 @@ def create_app(parts: AppParts) -> Gatekeeper:
         summary="List the tools this caller may call",
     )
     async def list_tools(request: Request) -> Response:
-        await ready()
+        if not watch.entered.is_set():
+            await watch.entered.wait()
         infos = sup.tools(caller=identity_of(request.scope).role)
         states = {name: e.get("state", "") for name, e in sup.status()["plugins"].items()}
         entries = [
@@ -149,24 +129,10 @@ def create_app(parts: AppParts) -> Gatekeeper:
         summary="Call one tool",
     )
     async def execute(request: Request) -> Response:
-        try:
-            call = _decode_call(call_decoder, await request.body())
-        except _BadRequest as exc:
-            failure = ExecuteResponse(
-                success=False,
-                tool=exc.tool,
-                error=f"{exc}; {USAGE}",
-                code="bad_request",
-                field=exc.field or msgspec.UNSET,
-            )
-            return JsonBytes(msgspec.json.encode(failure), status_code=400)
-        await ready()
-        outcome = await _guarded(calls, call, identity_of(request.scope))
-        return JsonBytes(
-            msgspec.json.encode(outcome.response),
-            status_code=outcome.status,
-            headers=_headers(outcome),
-        )
+        # ExecuteRoute answers before the router is reached; this is the same answer for any
+        # stack that mounts the FastAPI app without it.
+        answer = await executor.answer(await request.body(), identity_of(request.scope))
+        return _response(answer)
 
     @app.post(
         "/execute/batch",
@@ -179,21 +145,8 @@ def create_app(parts: AppParts) -> Gatekeeper:
         summary="Call several tools concurrently",
     )
     async def execute_batch(request: Request) -> Response:
-        try:
-            batch = batch_decoder.decode(await request.body())
-        except _PARSE_ERRORS as exc:
-            field, reason = _explain(exc)
-            detail = f"{field + ': ' if field else ''}{reason}; {BATCH_USAGE}"
-            body = ErrorResponse(detail=detail, code="bad_request")
-            return JsonBytes(msgspec.json.encode(body), status_code=400)
-        await ready()
-        identity = identity_of(request.scope)
-        items = await _run_batch(calls, batch.calls, identity)
-        succeeded = sum(1 for item in items if item.success)
-        report = BatchResponse(
-            results=items, total=len(items), succeeded=succeeded, failed=len(items) - succeeded
-        )
-        return JsonBytes(msgspec.json.encode(report))
+        answer = await executor.answer_batch(await request.body(), identity_of(request.scope))
+        return _response(answer)
 
     @app.get(
         "/health",
@@ -235,7 +188,7 @@ def create_app(parts: AppParts) -> Gatekeeper:
         description=DESCRIPTION,
     )
     return Gatekeeper(
-        app,
+        ExecuteRoute(app, executor),
         tokens=parts.tokens,
         anonymous=parts.anonymous,
         public_paths=public,
@@ -259,86 +212,7 @@ def _body(name: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
 
 
-def _headers(outcome: CallOutcome) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if outcome.cache is not None:
-        # RFC 9211: a hit, or a miss that went to the plugin.
-        headers["Cache-Status"] = (
-            "hydrogen; hit" if outcome.cache == "hit" else "hydrogen; fwd=miss"
-        )
-    if outcome.retry_after is not None:
-        headers["Retry-After"] = str(outcome.retry_after)
-    return headers
-
-
-def _decode_call(decoder: msgspec.json.Decoder[ExecuteCall], body: bytes) -> ExecuteCall:
-    if not body.strip():
-        raise _BadRequest("the request body is empty")
-    try:
-        return decoder.decode(body)
-    except _PARSE_ERRORS as exc:
-        field, reason = _explain(exc)
-        raise _BadRequest(
-            f"{field + ': ' if field else ''}{reason}", field, _tool_in(body)
-        ) from None
-
-
-def _explain(exc: BaseException) -> tuple[str, str]:
-    """A decode error as (field, reason): ``params``, "expected an object, got array"."""
-    if isinstance(exc, RecursionError):
-        return "", "the JSON is nested too deeply"
-    message = str(exc)
-    if not isinstance(exc, msgspec.ValidationError):
-        return "", f"the request body is not valid JSON ({message})"
-    match = _AT_RE.match(message)
-    reason, field = (match["reason"], match["path"].lstrip(".")) if match else (message, "")
-    if missing := _MISSING_RE.match(reason):
-        name = missing["name"]
-        return (f"{field}.{name}" if field else name), "is required"
-    return field, reason
-
-
-def _tool_in(body: bytes) -> str | None:
-    """The tool a malformed request meant, if it can be read, to name it in the error."""
-    try:
-        data = msgspec.json.decode(body)
-    except _PARSE_ERRORS:
-        return None
-    tool = data.get("tool") if isinstance(data, dict) else None
-    return tool if isinstance(tool, str) else None
-
-
-async def _guarded(calls: CallService, call: ExecuteCall, identity: Identity) -> CallOutcome:
-    """A call whose failure of the server itself becomes a 500 answer, logged, not a crash."""
-    try:
-        return await calls.execute(call, identity.role)
-    except Exception:
-        log.exception("POST /execute of tool %r failed inside the server", call.tool)
-        return CallOutcome(
-            500,
-            ExecuteResponse(
-                success=False,
-                tool=call.tool,
-                error="internal error in the server (see its log); the call may not have run",
-                code="internal_error",
-            ),
-        )
-
-
-async def _run_batch(
-    calls: CallService, batch: list[ExecuteCall], identity: Identity
-) -> list[BatchItem]:
-    outcomes: list[CallOutcome | None] = [None] * len(batch)
-
-    async def run(index: int, call: ExecuteCall) -> None:
-        outcomes[index] = await _guarded(calls, call, identity)
-
-    async with anyio.create_task_group() as tg:
-        for index, call in enumerate(batch):
-            tg.start_soon(run, index, call)
-    items = []
-    for outcome in outcomes:
-        assert outcome is not None
-        fields = msgspec.structs.asdict(outcome.response)
-        items.append(BatchItem(**fields, status=outcome.status))
-    return items
+def _response(answer: Answer) -> Response:
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = [*answer.headers, *response.raw_headers]
+    return response

@@ -40,6 +40,8 @@ ROUTES: Final = frozenset(
     {"/tools", "/execute", "/execute/batch", "/health", "/metrics", "/openapi.json", "/docs"}
 )
 OTHER_ROUTE: Final = "other"
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD: Final = "OTHER"
 # Seconds. Tool calls run from under a millisecond (echo) to minutes (the timeout's ceiling).
 CALL_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -85,14 +87,30 @@ class HttpMetrics:
             registry=self.registry,
         )
         self.denials = 0
+        # Label lookups cost a lock and a validation each; the children are kept instead.
+        self._calls: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_call(self, tool: str, plugin: str, seconds: float) -> None:
-        self.call_seconds.labels(plugin, tool).observe(seconds)
+        key = (plugin, tool)
+        child = self._calls.get(key)
+        if child is None:
+            child = self._calls[key] = self.call_seconds.labels(plugin, tool)
+        child.observe(seconds)
 
     def observe_request(self, path: str, method: str, status: int, seconds: float) -> None:
+        # Only known routes and methods become label values, so a client sending random
+        # paths or methods cannot grow the number of series.
         route = path if path in ROUTES else OTHER_ROUTE
-        self.requests.labels(route, method, str(status)).inc()
-        self.request_seconds.labels(route).observe(seconds)
+        key = (route, method if method in METHODS else OTHER_METHOD, status)
+        children = self._requests.get(key)
+        if children is None:
+            children = self._requests[key] = (
+                self.requests.labels(key[0], key[1], str(status)),
+                self.request_seconds.labels(route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def deny(self, reason: str) -> None:
         self.denials += 1
