@@ -222,3 +222,45 @@ def test_bad_configuration_names_the_setting_and_never_the_password(
 def test_redacted_uris_keep_hosts_only() -> None:
     assert settings.redact_uri("mongodb://u:p@a:1,b/db?authSource=admin") == "mongodb://a:1,b"
     assert settings.redact_uri("not a uri") == "<not a mongodb:// URI>"
+
+
+def test_pymongo_errors_are_translated_in_one_place_without_credentials(
+    manifest: dict[str, Any],
+) -> None:
+    from pymongo.errors import (
+        AutoReconnect,
+        ExecutionTimeout,
+        OperationFailure,
+        ServerSelectionTimeoutError,
+    )
+
+    client = plugin_module("tools.client")
+    manifest["configuration"]["uri"] = "mongodb://app:s3cret@db1:27017/shop"
+    parsed = settings.parse_settings(manifest)
+
+    def translate(exc: Exception) -> Any:
+        return client.translate(exc, parsed, 18.0, "collecting statistics of shop.c", 512.4)
+
+    unreachable = translate(
+        ServerSelectionTimeoutError("db1:27017: [Errno 111] Connection refused, Timeout: 0.5s")
+    )
+    assert type(unreachable).__name__ == "ServerUnreachableError"
+    assert str(unreachable).startswith(
+        "cannot reach MongoDB at mongodb://db1:27017: no usable server answered within 512 ms "
+        "(db1:27017: [Errno 111] Connection refused)"
+    )
+    slow = translate(ExecutionTimeout("operation exceeded time limit", 50, {"errmsg": "x"}))
+    assert type(slow).__name__ == "OperationTimeoutError"
+    assert "did not finish within the call's budget of 18 s" in str(slow)
+    lost = translate(AutoReconnect("connection closed"))
+    assert str(lost).startswith("lost the connection to MongoDB at mongodb://db1:27017")
+    denied = translate(
+        OperationFailure(
+            "auth failed",
+            18,
+            {"errmsg": "Authentication failed.", "codeName": "AuthenticationFailed"},
+        )
+    )
+    assert (denied.code, denied.code_name) == (18, "AuthenticationFailed")
+    assert "check the user, password and roles" in str(denied)
+    assert all("s3cret" not in str(e) for e in (unreachable, slow, lost, denied))

@@ -83,12 +83,10 @@ class ClientPool:
             client = self._client
         if client is None:
             return []
+        descriptions = client.topology_description.server_descriptions()
         return [
             {"address": f"{host}:{port}", "type": description.server_type_name}
-            for (
-                host,
-                port,
-            ), description in client.topology_description.server_descriptions().items()
+            for (host, port), description in descriptions.items()
         ]
 
 
