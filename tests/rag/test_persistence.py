@@ -46,6 +46,10 @@ async def test_a_killed_worker_is_replaced_and_finds_every_document(tmp_path: Pa
     data = tmp_path / "state" / "rag"
     async with supervisor(rag_environ(data)) as sup:
         assert data.is_dir(), "the supervisor creates the declared data dir"
+        layers = sup.status()["plugins"]["rag"]["layers"]
+        # Neither QDRANT_URL nor RAG_AI_BASE_URL is set: no network at all.
+        assert layers["netns"].startswith("on"), layers
+        assert layers["landlock"].startswith("on"), layers
         progress: list[tuple[float, float | None, str | None]] = []
         documents = [
             {"id": f"note-{n}", "text": f"Warehouse note {n}: shelf {n % 17} holds crate {n}.",
