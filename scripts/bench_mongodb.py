@@ -15,8 +15,9 @@ Two operations, each timed ``--runs`` times after a warm-up, one call at a time:
 
 Contenders: ``runtime``, a ``Supervisor`` over plugins/mongodb under its real sandbox profile
 (JSON-RPC to a confined worker, schema validation, the call's deadline); ``in-process``, the
-plugin's own class built in this process and its tool's ``execute`` called directly. The
-ratio runtime / in-process is printed per operation, with the absolute overhead in ms.
+plugin's own class built in this process and its tool's ``execute`` called directly. Their
+calls alternate, so load changes on the machine or the server hit both alike. The ratio
+runtime / in-process is printed per operation, with the absolute overhead in ms.
 A report, not a test: exit 0 unless a phase fails to run.
 """
 
@@ -29,8 +30,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -108,52 +107,43 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def time_sync(call: Callable[[], Any], runs: int) -> list[float]:
-    for _ in range(WARMUP):
-        call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-async def time_runtime(uri: str, runs: int) -> tuple[dict[str, list[float]], float]:
+async def measure(uri: str, runs: int) -> tuple[dict[str, dict[str, list[float]]], float]:
+    """Per operation, ``runs`` timings of each contender, interleaved (the order alternating
+    every run) so that a change in the server's or the machine's load hits both alike."""
+    plugin = load_plugin(uri)
     environ = {**os.environ, "MONGODB_URI": uri}
     started = time.perf_counter()
-    async with Supervisor([PLUGIN], profiles_dir=PROFILES, environ=environ) as sup:
-        ready = time.perf_counter() - started
-        state = sup.status()["plugins"]["mongodb"]
-        if state["state"] != "active":
-            raise SystemExit(f"mongodb plugin is {state['state']}: {state['reason']}")
-        results: dict[str, list[float]] = {}
-        for label, (tool, params) in OPERATIONS.items():
-            for _ in range(WARMUP):
-                await sup.call(tool, params)
-            samples = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                await sup.call(tool, params)
-                samples.append((time.perf_counter() - t0) * 1000)
-            results[label] = samples
-    return results, ready
-
-
-def _execute(tool: Any, params: dict[str, Any]) -> Any:
-    return tool.execute(dict(params))
-
-
-def time_in_process(uri: str, runs: int) -> dict[str, list[float]]:
-    plugin = load_plugin(uri)
     try:
-        results = {}
-        for label, (tool_name, params) in OPERATIONS.items():
-            tool = plugin.create_tool(tool_name)
-            results[label] = time_sync(partial(_execute, tool, params), runs)
-        return results
+        async with Supervisor([PLUGIN], profiles_dir=PROFILES, environ=environ) as sup:
+            ready = time.perf_counter() - started
+            state = sup.status()["plugins"]["mongodb"]
+            if state["state"] != "active":
+                raise SystemExit(f"mongodb plugin is {state['state']}: {state['reason']}")
+            results: dict[str, dict[str, list[float]]] = {}
+            for label, (tool_name, params) in OPERATIONS.items():
+                tool = plugin.create_tool(tool_name)
+
+                async def through_runtime(
+                    name: str = tool_name, p: dict[str, Any] = params
+                ) -> None:
+                    await sup.call(name, p)
+
+                async def in_process(t: Any = tool, p: dict[str, Any] = params) -> None:
+                    t.execute(dict(p))
+
+                contenders = {"runtime": through_runtime, "in_process": in_process}
+                samples: dict[str, list[float]] = {name: [] for name in contenders}
+                for run in range(WARMUP + runs):
+                    order = list(contenders) if run % 2 == 0 else list(reversed(contenders))
+                    for name in order:
+                        t0 = time.perf_counter()
+                        await contenders[name]()
+                        if run >= WARMUP:
+                            samples[name].append((time.perf_counter() - t0) * 1000)
+                results[label] = samples
     finally:
         plugin.shutdown()
+    return results, ready
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             client[DATABASE][COLLECTION].create_index([("customer_id", 1), ("created_at", -1)])
         finally:
             client.close()
-        in_process = time_in_process(uri, runs)
-        runtime, ready = anyio.run(time_runtime, uri, runs)
+        timings, ready = anyio.run(measure, uri, runs)
         report: dict[str, Any] = {
             "server": "MONGODB_URI" if os.environ.get("MONGODB_URI") else "embedded mongod 6.0.5",
             "documents": documents,
@@ -189,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             "operations": {},
         }
         for label in OPERATIONS:
-            through = summary(runtime[label])
-            direct = summary(in_process[label])
+            through = summary(timings[label]["runtime"])
+            direct = summary(timings[label]["in_process"])
             report["operations"][label] = {
                 "tool": OPERATIONS[label][0],
                 "runtime": through,
