@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from tests.http.support import ECHO, HTTPKIT, HttpServer
+from tests.http.support import BUSY, ECHO, HTTPKIT, HttpServer
 
 settings.register_profile("hydrogen-http", derandomize=True, database=None, deadline=None)
 settings.load_profile("hydrogen-http")
@@ -29,9 +29,9 @@ SHARED_CONFIG: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    """echo and httpkit behind one server for the whole module, started once."""
+    """echo, httpkit and busy behind one server for the whole module, started once."""
     tmp: Path = tmp_path_factory.mktemp("served")
-    with HttpServer(tmp, ECHO, HTTPKIT, config=SHARED_CONFIG) as server:
+    with HttpServer(tmp, ECHO, HTTPKIT, BUSY, config=SHARED_CONFIG) as server:
         server.wait_settled()
         yield server
         assert server.stop() == 0

@@ -25,6 +25,8 @@ from runtime.http.server import LISTENING_PREFIX
 from tests.conftest import REPO_ROOT, TEST_PLUGINS
 
 __all__ = [
+    "BUSY",
+    "CRASHLOOP",
     "ECHO",
     "HTTPKIT",
     "STATE_WAIT",
@@ -37,6 +39,8 @@ HYDROGEN: Final = REPO_ROOT / ".venv" / "bin" / "hydrogen"
 ECHO: Final = TEST_PLUGINS / "echo"
 HTTPKIT: Final = Path(__file__).resolve().parent / "plugins" / "httpkit"
 CRASHLOOP: Final = TEST_PLUGINS / "hostile" / "crashloop"
+# One call at a time and one waiting; ``hold`` waits until cancelled.
+BUSY: Final = TEST_PLUGINS / "hostile" / "busy"
 TEST_PROFILES: Final = REPO_ROOT / "tests" / "profiles"
 # Seconds: bounds on things another process does (start, restart, shut down); generous,
 # because a bound is a failure report, not a pace.

@@ -62,7 +62,7 @@ def test_health_is_healthy_with_each_plugin_state_and_tool_count(served: HttpSer
     assert body["plugins"]["echo"]["tools"] == 2
     assert body["plugins"]["httpkit"]["tools"] == 6
     assert body["plugins"]["httpkit"]["available"] is True
-    assert body["tools"] == {"total": 8, "available": 8}
+    assert body["tools"] == {"total": 9, "available": 9}
     assert body["alerts"] == []
     assert body["uptime_s"] > 0
 
@@ -265,6 +265,18 @@ def test_batch_runs_calls_concurrently_each_with_its_own_result(served: HttpServ
     assert results[4]["code"] == "tool_not_found"
     assert results[5]["field"] == "params"
     assert results[6]["code"] == "tool_failed"
+
+
+def test_a_plugin_with_a_full_queue_answers_busy_503(served: HttpServer) -> None:
+    # busy runs one call and queues one: started in this order, the third finds both taken.
+    calls = [{"tool": "hold", "params": {}, "timeout": 0.5}] * 3
+    with served.client() as client:
+        reply = client.post("/execute/batch", json={"calls": calls})
+
+    results = reply.json()["results"]
+    assert [r["status"] for r in results] == [504, 504, 503]
+    assert [r["code"] for r in results] == ["timeout", "timeout", "busy"]
+    assert "retry tool 'hold' later" in results[2]["error"]
 
 
 @pytest.mark.parametrize(
