@@ -22,8 +22,10 @@ __all__ = [
     "QUERIES_SCHEMA",
     "Query",
     "parse_bool",
+    "parse_filter",
     "parse_namespace",
     "parse_queries",
+    "parse_sort",
     "plain",
 ]
 

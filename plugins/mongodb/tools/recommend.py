@@ -201,7 +201,7 @@ def _judge(
     db: Database[Document], collection: str, group: _ShapeGroup, indexes: list[IndexInfo]
 ) -> None:
     shape = group.shape
-    plan, _ = explain(db, collection, group.query)
+    plan = explain(db, collection, group.query)
     group.plan = plan
     if not shape.plannable:
         group.verdict = "no predicate or sort an index can serve"
@@ -269,7 +269,7 @@ def _apply(
     report = build_index(target, request)
     verified = True
     for i in recommendation.shapes:
-        after, _ = explain(db, target.name, groups[i].query)
+        after = explain(db, target.name, groups[i].query)
         groups[i].after = after
         verified = verified and after.index_scan and not after.collection_scan
     return {**report, "verified": verified}

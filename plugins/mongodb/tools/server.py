@@ -32,6 +32,7 @@ __all__ = [
     "require_collection",
     "sample_profiler",
     "storage_stats",
+    "storage_stats_by_command",
 ]
 
 Document = dict[str, Any]
@@ -102,14 +103,13 @@ def index_usage(collection: Collection[Document]) -> dict[str, IndexUsage]:
     return usage
 
 
-def explain(db: Database[Document], collection: str, query: Query) -> tuple[PlanSummary, Document]:
+def explain(db: Database[Document], collection: str, query: Query) -> PlanSummary:
     command: Document = {"find": collection, "filter": query.filter}
     if query.sort:
         command["sort"] = dict(query.sort)
     if query.limit:
         command["limit"] = query.limit
-    raw = db.command("explain", command, verbosity="executionStats")
-    return parse_explain(raw), raw
+    return parse_explain(db.command("explain", command, verbosity="executionStats"))
 
 
 def storage_stats(db: Database[Document], collection: str) -> StorageStats:

@@ -94,7 +94,7 @@ class CollectionStatsTool:
                 if sample
                 else []
             )
-            plans = [(query, explain(db, collection, query)[0]) for query in [*queries, *sampled]]
+            plans = [(query, explain(db, collection, query)) for query in [*queries, *sampled]]
         findings = index_findings(indexes, usage, storage.index_sizes)
         return {
             "namespace": namespace,
@@ -117,7 +117,7 @@ class CollectionStatsTool:
 
 
 def _distinct(queries: list[Query]) -> list[Query]:
-    """One query per filter-and-sort text, newest first (the profiler's order)."""
+    """One query per set of filtered fields and sort, the newest (the profiler's order)."""
     seen: dict[str, Query] = {}
     for query in queries:
         seen.setdefault(repr((sorted(query.filter), query.sort)), query)
