@@ -33,7 +33,7 @@ from runtime.alerts.engine import AlertEngine
 from runtime.alerts.host import HostWatch, read_host, resolve_host
 from runtime.alerts.sample import Sample, take_sample
 from runtime.alerts.webhook import WebhookSender
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, HydrogenError
 from runtime.host.result_cache import ResultCache
 from runtime.host.supervisor import Supervisor
 from runtime.http.app import AppParts, create_app
@@ -78,9 +78,23 @@ def serve_http(supervisor: Supervisor, options: ServeOptions) -> int:
         fds = take_stdio()
     try:
         anyio.run(_serve, supervisor, options, sock, fds)
+    except BaseExceptionGroup as group:
+        # The task group wraps what failed; a lone HydrogenError (the Supervisor could not
+        # start) is reported as such, not as a group with a traceback.
+        sole = _sole_exception(group)
+        if isinstance(sole, HydrogenError):
+            raise sole from None
+        raise
     finally:
         sock.close()
     return 0
+
+
+def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    inner = group.exceptions
+    if len(inner) != 1:
+        return None
+    return _sole_exception(inner[0]) if isinstance(inner[0], BaseExceptionGroup) else inner[0]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -171,7 +185,9 @@ class _Server:
                 access_log=False,
                 ws="none",
                 proxy_headers=False,
+                server_header=False,
                 timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                # uvicorn counts whole seconds here.
                 timeout_graceful_shutdown=max(1, round(config.drain_seconds)),
             )
         )
