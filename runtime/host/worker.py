@@ -215,12 +215,18 @@ class Worker:
                     start_new_session=True,
                     pass_fds=pass_fds,
                 )
-        except OSError as exc:
+        except BaseException as exc:
+            # Also on cancellation (a deadline during start): our socket end and both lifeline
+            # ends would leak otherwise. A worker that did start reads EOF and exits.
             ours.close()
             self._close_lifeline()
-            raise PluginStartError(
-                self.plugin, f"cannot start worker: {exc}", retryable=True
-            ) from exc
+            if lifeline_read >= 0:
+                os.close(lifeline_read)
+            if isinstance(exc, OSError):
+                raise PluginStartError(
+                    self.plugin, f"cannot start worker: {exc}", retryable=True
+                ) from exc
+            raise
         if lifeline_read >= 0:
             os.close(lifeline_read)
         self.tree.pid = self.process.pid
