@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runtime.errors import CallError, HydrogenError
-from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor
+from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor, ToolInfo
 
 __all__ = ["main"]
 
@@ -432,6 +432,19 @@ def _version() -> str:
         return "0"
 
 
+def _manifest_order(sup: Supervisor) -> list[ToolInfo]:
+    """Tools plugin by plugin, each plugin's in plugin.yaml order (an example may rely on the
+    one before it, e.g. search after add)."""
+    plugins = list(sup._plugins)
+
+    def position(info: ToolInfo) -> tuple[int, int]:
+        names = [t.name for t in sup._plugins[info.plugin].manifest.tools]
+        index = names.index(info.name) if info.name in names else len(names)
+        return plugins.index(info.plugin), index
+
+    return sorted(sup.tools(), key=position)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--caller", metavar="ROLE", default=None, help=_CALLER_HELP)
@@ -448,7 +461,7 @@ def demo(options: _Options, as_json: bool, caller: str | None) -> None:
         async with options.supervisor() as sup:
             ready = time.perf_counter() - started
             rows = []
-            for info in sup.tools():
+            for info in _manifest_order(sup):
                 runtime = sup._plugins[info.plugin]
                 params = _example_params(runtime.manifest.raw, info.name)
                 t0 = time.perf_counter()
