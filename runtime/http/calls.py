@@ -43,6 +43,8 @@ STATUS_BY_CODE: Final = {
     "unavailable": 503,
     "timeout": 504,
 }
+# Failures decided before any worker saw the call: they would only blur the latency histogram.
+NOT_DISPATCHED: Final = frozenset({"tool_not_found", "denied", "busy"})
 # A CallError kind this module does not know yet: the server cannot say whose fault it was.
 UNKNOWN_KIND_STATUS: Final = 500
 # Seconds a client should wait after "busy": a queue drains in about that long at the default
@@ -95,6 +97,8 @@ class CallService:
         try:
             result = await self._sup.call(tool, params, timeout=call.timeout, caller=caller)
         except CallError as exc:
+            if route is not None and exc.code not in NOT_DISPATCHED:
+                self._observe(tool, route.plugin, time.perf_counter() - started)
             return self._failure(exc, caller, "miss" if key is not None else None)
         elapsed = time.perf_counter() - started
         plugin = route.plugin if route is not None else UNSET

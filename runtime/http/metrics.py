@@ -75,7 +75,8 @@ class HttpMetrics:
         )
         self.call_seconds = Histogram(
             "hydrogen_tool_call_duration_seconds",
-            "Latency of tool calls served over HTTP that reached a worker (cache hits excluded).",
+            "Latency of tool calls served over HTTP, failed ones included; cache hits, unknown "
+            "tools, policy refusals and busy refusals excluded.",
             ("plugin", "tool"),
             buckets=CALL_BUCKETS,
             registry=self.registry,

@@ -323,6 +323,8 @@ def test_metrics_count_calls_errors_latency_and_cache_use(served: HttpServer) ->
     for _ in range(3):
         execute(served, {"tool": "echo", "params": {"n": 1}})
     execute(served, {"tool": "echo_sync", "params": {}})
+    execute(served, {"tool": "boom", "params": {}})
+    execute(served, {"tool": "no_such_tool"})
     execute(served, {"tool": "tick", "params": {"k": "metrics"}})
     execute(served, {"tool": "tick", "params": {"k": "metrics"}})
     after = scrape(served)
@@ -340,6 +342,11 @@ def test_metrics_count_calls_errors_latency_and_cache_use(served: HttpServer) ->
         grew("hydrogen_tool_call_duration_seconds_bucket", plugin="echo", tool="echo", le="+Inf")
         == 3
     )
+    assert grew("hydrogen_tool_call_duration_seconds_count", plugin="httpkit", tool="boom") == 1
+    assert (
+        grew("hydrogen_tool_errors_total", plugin="httpkit", tool="boom", kind="tool_failed") == 1
+    )
+    assert grew("hydrogen_http_requests_total", route="/execute", method="POST", status="404") == 1
     assert grew("hydrogen_result_cache_hits_total", tool="tick") == 1
     assert grew("hydrogen_result_cache_misses_total", tool="tick") == 1
     assert grew("hydrogen_http_requests_total", route="/execute", method="POST", status="400") == 1
