@@ -5,6 +5,7 @@
     |   +-- ManifestError            one plugin.yaml problem: path, field, reason
     |   +-- ProfileError             one sandbox profile problem: path, field, reason
     |   +-- PolicyError              one caller-policy problem: path, field, reason
+    |   +-- HttpConfigError          one HTTP server config problem: path, field, reason
     |   +-- DuplicateToolError       two plugins claim one tool name (names both)
     |   +-- UnknownPluginError       a reload named a plugin no plugin directory holds
     +-- ProtocolError                a peer broke the wire protocol
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigError",
     "DuplicateToolError",
     "FrameTooLargeError",
+    "HttpConfigError",
     "HydrogenError",
     "InvalidParamsError",
     "ManifestError",
@@ -99,6 +101,12 @@ class PolicyError(_FileFieldError):
     """One problem in the caller policy file."""
 
     kind = "policy"
+
+
+class HttpConfigError(_FileFieldError):
+    """One problem in the HTTP server's configuration file (``--http-config``)."""
+
+    kind = "http config"
 
 
 class DuplicateToolError(ConfigError):

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from runtime.alerts.config import AlertsConfig
-from runtime.errors import ConfigError
+from runtime.errors import HttpConfigError
 from runtime.host.result_cache import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
@@ -62,19 +62,6 @@ _SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 _AT_RE: Final = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN_RE: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 _MISSING_RE: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
-
-
-class HttpConfigError(ConfigError):
-    """One problem in the HTTP server's configuration file: path, field, reason, hint."""
-
-    def __init__(self, path: Path | str, field: str, reason: str, hint: str = "") -> None:
-        self.path = Path(path)
-        self.field = field
-        self.reason = reason
-        self.hint = hint
-        where = f"{self.path}: {field}" if field else str(self.path)
-        text = f"http config {where}: {reason}"
-        super().__init__(f"{text} ({hint})" if hint else text)
 
 
 class TokenEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
