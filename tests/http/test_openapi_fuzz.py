@@ -11,6 +11,7 @@ echo must give every value back exactly, and nothing may answer 5xx.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -64,7 +65,9 @@ def client(fuzzed: HttpServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzzed: HttpServer) -> None:
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    fuzzed: HttpServer, tmp_path: Path
+) -> None:
     done = subprocess.run(
         [
             str(SCHEMATHESIS),
@@ -85,6 +88,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzzed: Http
         ],
         capture_output=True,
         text=True,
+        # schemathesis keeps its example database (.schemathesis/) in the working directory.
+        cwd=tmp_path,
         timeout=300,
         check=False,
     )
