@@ -11,8 +11,8 @@ echo must give every value back exactly, and nothing may answer 5xx.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
