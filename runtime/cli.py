@@ -77,7 +77,7 @@ class _Options:
     allow_degraded: bool | None
     no_gate: bool
 
-    def supervisor(self, *, wait_ready: bool = True) -> Supervisor:
+    def supervisor(self, *, wait_ready: bool = True, watch: bool | None = None) -> Supervisor:
         return Supervisor(
             self.plugin_dirs,
             policy=self.policy,
@@ -86,6 +86,8 @@ class _Options:
             # None leaves the choice to $HYDROGEN_GATE (default: gated).
             gate=False if self.no_gate else None,
             wait_ready=wait_ready,
+            # None leaves the choice to $HYDROGEN_WATCH (default: off).
+            watch=watch,
         )
 
 
@@ -354,6 +356,13 @@ def _status_of_server(url: str, token: str | None, as_json: bool) -> None:
     default=None,
     help=_CALLER_HELP + " Over HTTP, the role of requests when no tokens are configured.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    default=None,
+    help="Hot-reload plugins whose folder changes (default: $HYDROGEN_WATCH, off). "
+    "Without it, SIGHUP reloads changed plugins.",
+)
 @click.pass_obj
 def serve(
     options: _Options,
@@ -363,6 +372,7 @@ def serve(
     port: int | None,
     http_config: Path | None,
     role: str | None,
+    watch: bool | None,
 ) -> None:
     """Serve every admitted tool over MCP (--stdio), HTTP (--http), or both at once.
 
@@ -377,14 +387,14 @@ def serve(
             "choose a transport: 'hydrogen serve --stdio' (MCP), '--http', or both"
         )
     if http:
-        _serve_http(options, stdio, host, port, http_config, role)
+        _serve_http(options, stdio, host, port, http_config, role, watch)
         return
     from runtime.mcp.stdio import serve_stdio
 
     try:
         # The MCP handshake must not wait for workers: tools are listed from their manifests
         # and list_changed follows when the workers report their real schemas.
-        supervisor = options.supervisor(wait_ready=False)
+        supervisor = options.supervisor(wait_ready=False, watch=watch)
     except HydrogenError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
@@ -398,6 +408,7 @@ def _serve_http(
     port: int | None,
     http_config: Path | None,
     role: str | None,
+    watch: bool | None = None,
 ) -> None:
     from runtime.http.config import load_http_config
     from runtime.http.server import ServeOptions, serve_http
@@ -405,7 +416,7 @@ def _serve_http(
     try:
         config = load_http_config(http_config)
         # Answer /health ("starting") while plugins are admitted and started.
-        supervisor = options.supervisor(wait_ready=False)
+        supervisor = options.supervisor(wait_ready=False, watch=watch)
         status = serve_http(
             supervisor,
             ServeOptions(

@@ -50,9 +50,8 @@ class Changes:
 
 @asynccontextmanager
 async def watched_server(plugins: Path, changes: Changes) -> AsyncIterator[ClientSession]:
-    env = server_env(plugins) | {"HYDROGEN_WATCH": "1"}
-    cmd, *args = command(plugins)
-    params = StdioServerParameters(command=cmd, args=args, env=env)
+    cmd, *args = command(plugins, "--watch")
+    params = StdioServerParameters(command=cmd, args=args, env=server_env(plugins))
     async with (
         stdio_client(params, errlog=sys.stderr) as (read, write),
         ClientSession(read, write, message_handler=changes.handler) as session,
