@@ -145,6 +145,10 @@ class RagService:
     def embedder(self) -> Embedder:
         return self._model.wait(self.settings.embedding.ready_timeout)
 
+    def ready_embedder(self) -> Embedder | None:
+        """The embedder if the store and the model are both ready, without waiting."""
+        return self._model.peek() if self._store.state == "ready" else None
+
     # ---- add --------------------------------------------------------------------------------
 
     def add(self, params: dict[str, Any]) -> dict[str, Any]:

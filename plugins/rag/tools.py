@@ -1,12 +1,16 @@
 """The five tools: thin adapters from the worker's calling convention to ``RagService``.
 
-Each ``execute`` is a plain function, so the worker runs it in its thread pool: embedding and
-the store block, and must not hold up the worker's event loop (cancellation, other calls).
+Each ``execute`` but search's is a plain function, so the worker runs it in its thread pool:
+embedding and the store block, and must not hold up the worker's event loop (cancellation, other
+calls). Search hands itself to the torch thread directly (``SearchDocumentsTool.execute``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
+
+import anyio.to_thread
 
 from .service import RagService
 
@@ -33,9 +37,6 @@ class _Tool:
         self._service = service
 
     def get_schema(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def execute(self, params: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -107,8 +108,14 @@ class SearchDocumentsTool(_Tool):
             "properties": {"query": _STRING, **_search_properties(self._service)},
         }
 
-    def execute(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._service.search(params)
+    async def execute(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Once everything is loaded, the search runs on the torch thread straight from the
+        event loop: one thread hand-off instead of two (pool thread, then torch thread), about
+        half a millisecond of a 7-10 ms search here. Until then it waits in a pool thread."""
+        embedder = self._service.ready_embedder()
+        if embedder is None:
+            return await anyio.to_thread.run_sync(self._service.search, params)
+        return await asyncio.wrap_future(embedder.submit(self._service.search, params))
 
 
 class QueryWithContextTool(_Tool):
