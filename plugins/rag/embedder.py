@@ -33,10 +33,11 @@ log = logging.getLogger(__name__)
 MODEL_MARKERS: Final = ("modules.json", "config.json")
 PATH_SETTING: Final = "configuration.embedding.model_path (RAG_MODEL_PATH)"
 TORCH_THREAD: Final = "rag-torch"
-# How long OpenMP threads spin after a parallel region before they sleep. libgomp's default
-# (300000 pause instructions, about 14 ms here) kept both cores busy after every query, which
-# slowed the answer's way back through the supervisor; 10000 measured the same encode time
-# (6.35 vs 6.24 ms p50 per query) and frees the cores within half a millisecond.
+# How long OpenMP threads spin after a parallel region before they sleep. With libgomp's default
+# (300000 spins) the two threads keep both cores busy after every query, against the answer's
+# way back through the supervisor and anything else on the machine: measured one query at a time
+# under other load, p99 405 ms by default, 7.8 ms at 10000. 5000 kept the encode time (6.70 ms
+# p50, 10000: 6.88 ms); 3000 (8.1-8.4 ms) and 1000 (11.4 ms) made it slower.
 SPIN_COUNT: Final = "5000"
 T = TypeVar("T")
 
