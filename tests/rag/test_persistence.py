@@ -1,4 +1,5 @@
-"""The store outlives its worker: a worker killed mid-life is replaced and finds every document.
+"""The store outlives its worker: a worker killed mid-life, or replaced by a hot reload, is
+followed by one that finds every document.
 
 A supervisor of its own (without an AI provider), with a data dir of the test's own: the
 persistent store is a declared write path the supervisor creates, unlike the private work dir,
@@ -42,7 +43,9 @@ def worker_pid(sup: Supervisor) -> int | None:
     return entry["pid"] if entry["state"] == "active" else None
 
 
-async def test_a_killed_worker_is_replaced_and_finds_every_document(tmp_path: Path) -> None:
+async def test_killed_and_reloaded_workers_are_replaced_and_find_every_document(
+    tmp_path: Path,
+) -> None:
     data = tmp_path / "state" / "rag"
     async with supervisor(rag_environ(data)) as sup:
         assert data.is_dir(), "the supervisor creates the declared data dir"
@@ -96,3 +99,11 @@ async def test_a_killed_worker_is_replaced_and_finds_every_document(tmp_path: Pa
         )
         assert answer["answered_by"] == "extractive"  # no provider configured: built in
         assert any(s["document_id"] == "note-123" for s in answer["sources"])
+
+        # A hot reload starts the new worker beside the old one, which still holds the store's
+        # lock: the new one reports healthy while it waits, and takes over once the old stops.
+        record = await sup.reload("rag")
+        assert record.outcome == "reloaded", record.reason
+        assert worker_pid(sup) not in (None, first)
+        after = await sup.call("rag_collection_stats", {})
+        assert (after["documents"], after["chunks"]) == (BULK, BULK)
