@@ -40,12 +40,15 @@ from pathlib import Path
 __all__ = [
     "CallError",
     "ConfigError",
+    "DevServiceError",
     "DuplicateToolError",
     "FrameTooLargeError",
     "HttpConfigError",
     "HydrogenError",
     "InvalidParamsError",
     "ManifestError",
+    "MongodNotFoundError",
+    "MongodStartError",
     "PermissionDeniedError",
     "PluginBusyError",
     "PluginCrashedError",
@@ -126,6 +129,18 @@ class UnknownPluginError(ConfigError):
             f"no plugin named {plugin!r} in the plugin directories; "
             f"known: {', '.join(sorted(known)) or 'none'}"
         )
+
+
+class DevServiceError(HydrogenError):
+    """A development service (the embedded mongod) could not be provided."""
+
+
+class MongodNotFoundError(DevServiceError):
+    """The wheel's mongod is not installed and no external server was configured."""
+
+
+class MongodStartError(DevServiceError):
+    """mongod exited or did not answer in time; the message quotes the tail of its log."""
 
 
 class ProtocolError(HydrogenError):

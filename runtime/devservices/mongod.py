@@ -37,7 +37,7 @@ from typing import Any, Final
 
 import psutil
 
-from runtime.errors import HydrogenError
+from runtime.errors import DevServiceError, MongodNotFoundError, MongodStartError
 
 __all__ = [
     "DATA_DIR_PREFIX",
@@ -83,18 +83,6 @@ SERVER_OPTIONS: Final = (
     "--setParameter", "ttlMonitorSleepSecs=1",
     "--setParameter", "diagnosticDataCollectionEnabled=false",
 )  # fmt: skip
-
-
-class DevServiceError(HydrogenError):
-    """A development service (the embedded mongod) could not be provided."""
-
-
-class MongodNotFoundError(DevServiceError):
-    """The wheel's mongod is not installed and no external server was configured."""
-
-
-class MongodStartError(DevServiceError):
-    """mongod exited or did not answer in time; the message quotes the tail of its log."""
 
 
 def configured_uri(environ: Mapping[str, str] | None = None) -> str | None:
