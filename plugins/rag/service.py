@@ -178,16 +178,31 @@ class RagService:
     def search(self, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         query, top_k, threshold, where = search_request(params, "query", self.settings)
-        _, hits = self._retrieve(query, top_k, threshold, where)
-        return {
+        vector, hits = self._retrieve(query, top_k, threshold, where)
+        result: dict[str, Any] = {
             "query": query,
             "results": hits,
             "count": len(hits),
             "top_k": top_k,
             "similarity_threshold": threshold,
             "search_mode": "exact" if self.exact else "hnsw",
-            "took_ms": _ms(started),
         }
+        if not hits:
+            # An empty answer should say whether nothing matched or the threshold was too high:
+            # question-style queries often score 0.45-0.7 against the passage that answers them.
+            best = self.store().search(
+                vector.tolist(), 1, where=where, exact=self.exact,
+                hnsw_ef=self.settings.search.hnsw.ef,
+            )  # fmt: skip
+            if best:
+                result["best_score"] = round(best[0].score, 4)
+                result["hint"] = (
+                    f"no chunk reached similarity_threshold {threshold:g} (the best scored "
+                    f"{best[0].score:.2f}); pass a lower similarity_threshold, e.g. 0.4, "
+                    "for question-style queries"
+                )
+        result["took_ms"] = _ms(started)
+        return result
 
     def _retrieve(
         self, query: str, top_k: int, threshold: float, where: Filter | None

@@ -110,8 +110,13 @@ async def test_the_threshold_drops_weak_matches_and_defaults_to_0_7(sup: Supervi
     assert all(h["score"] >= DEFAULT_THRESHOLD for h in default)
     assert not {h["document_id"] for h in weak} & {h["document_id"] for h in default}
 
-    strict = await search(sup, query, top_k=10, similarity_threshold=0.99)
-    assert strict == []
+    strict = await sup.call(
+        "rag_search_documents", {"query": query, "top_k": 10, "similarity_threshold": 0.99}
+    )
+    assert strict["results"] == []
+    # An empty answer says why: the best score found, and what to pass instead.
+    assert strict["best_score"] == pytest.approx(everything[0]["score"], abs=1e-3)
+    assert "similarity_threshold 0.99" in strict["hint"]
 
 
 # ---- idempotency, replacement, deletion ---------------------------------------------------------
