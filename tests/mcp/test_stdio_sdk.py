@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import types
+from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
+from runtime.devservices import ensure_demo_collection, mongodb_server
+from runtime.manifest.discovery import discover
 from tests.mcp.support import (
     BUNDLED_PLUGINS,
     EXCHANGE_TIMEOUT,
     HOSTILE_PLUGINS,
     MCP_PLUGINS,
+    command,
     open_session,
+    server_env,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -44,6 +50,32 @@ async def test_bundled_tools_are_listed_with_object_schemas_and_callable() -> No
                 assert not result.is_error, _text(result)
                 assert isinstance(result.structured_content, dict)
                 assert result.structured_content
+
+
+async def test_every_bundled_tool_answers_its_example_over_mcp() -> None:
+    """system, rag (the real model) and mongodb (a real mongod) through one MCP session, each
+    tool called with the first example of its plugin.yaml, in manifest order."""
+    found = discover([BUNDLED_PLUGINS])
+    assert {m.name for m in found.manifests} == {"system", "rag", "mongodb"}
+    with mongodb_server() as uri:
+        ensure_demo_collection(uri)
+        cmd, *args = command(BUNDLED_PLUGINS)
+        env = server_env(BUNDLED_PLUGINS) | {"MONGODB_URI": uri, "HF_HUB_OFFLINE": "1"}
+        params = StdioServerParameters(command=cmd, args=args, env=env)
+        with anyio.fail_after(EXCHANGE_TIMEOUT * 3):
+            async with (
+                stdio_client(params, errlog=sys.stderr) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                listed = {t.name for t in (await session.list_tools()).tools}
+                for manifest in found.manifests:
+                    for entry in manifest.raw["tools"]:
+                        assert entry["name"] in listed
+                        example = (entry.get("examples") or [{}])[0]
+                        result = await session.call_tool(entry["name"], example)
+                        assert not result.is_error, f"{entry['name']}: {_text(result)}"
+                        assert isinstance(result.structured_content, dict)
 
 
 async def test_unknown_tool_is_a_protocol_error_naming_known_tools() -> None:
