@@ -316,6 +316,10 @@ class RagService:
         failed = self._store.state == "failed" or self._model.state == "failed"
         return {
             "healthy": not failed,
+            # Ready to answer without waiting for the model; a hot reload swaps to a new worker
+            # only once it is (the store may still wait for the old worker's lock: it is
+            # released when that worker stops, after the swap).
+            "ready": self._model.state == "ready",
             "store": "waiting for another process to close it"
             if self.lock_waiting
             else self._store.state,

@@ -319,25 +319,28 @@ class PluginRuntime:
             self._idle = anyio.Event()
             await self._idle.wait()
 
-    async def check_health(self, timeout: float) -> str:
-        """Ask the active worker's ``health`` hook; "" when healthy, else what was wrong."""
+    async def check_health(self, timeout: float) -> tuple[str, bool]:
+        """Ask the active worker's ``health`` hook: ("", ready) when healthy, else (what was
+        wrong, False). A plugin that warms up in the background (a model loading) answers
+        ``{"ready": false}`` until it can serve without making callers wait."""
         worker = self.worker
         if self.state != State.ACTIVE or worker is None or worker.conn is None:
-            return f"not active ({self.state}{': ' + self.reason if self.reason else ''})"
+            return f"not active ({self.state}{': ' + self.reason if self.reason else ''})", False
         try:
             with anyio.fail_after(timeout):
                 answer = await worker.conn.request(HEALTH, {})
         except TimeoutError:
-            return f"the health check did not answer within {timeout:g}s"
+            return f"the health check did not answer within {timeout:g}s", False
         except (RemoteError, ConnectionClosed, ProtocolError) as exc:
-            return f"the health check failed: {exc}"
+            return f"the health check failed: {exc}", False
         try:
             result = msgspec.json.decode(answer, type=HealthResult)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return f"the health check answered nonsense: {exc}"
-        if result.ok:
-            return ""
-        return f"the plugin reports itself unhealthy: {result.detail}"
+            return f"the health check answered nonsense: {exc}", False
+        if not result.ok:
+            return f"the plugin reports itself unhealthy: {result.detail}", False
+        reported = result.detail.get("plugin")
+        return "", not (isinstance(reported, dict) and reported.get("ready") is False)
 
     async def _wait_active(self, tool: str) -> Worker:
         worker = self.worker

@@ -17,6 +17,7 @@ import msgspec
 __all__ = [
     "HEALTH_TIMEOUT",
     "MAX_HISTORY",
+    "READY_POLL",
     "RETIRE_GRACE",
     "Outcome",
     "ReloadRecord",
@@ -24,6 +25,8 @@ __all__ = [
 
 # Seconds a new version's health hook has to answer before the reload is rolled back.
 HEALTH_TIMEOUT: Final = 10.0
+# Seconds between health checks of a new version that says it is not ready yet.
+READY_POLL: Final = 0.1
 # Seconds an old version's calls get, beyond their own tool timeout, to finish after a swap;
 # then its worker is stopped (and killed if it does not exit).
 RETIRE_GRACE: Final = 5.0

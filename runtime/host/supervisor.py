@@ -43,7 +43,14 @@ from runtime.host.lifecycle import State
 from runtime.host.plugin import PluginRuntime, ProgressCallback
 from runtime.host.policy import Policy, load_policy
 from runtime.host.reaper import sweep_stale_groups
-from runtime.host.reload import HEALTH_TIMEOUT, MAX_HISTORY, RETIRE_GRACE, Outcome, ReloadRecord
+from runtime.host.reload import (
+    HEALTH_TIMEOUT,
+    MAX_HISTORY,
+    READY_POLL,
+    RETIRE_GRACE,
+    Outcome,
+    ReloadRecord,
+)
 from runtime.host.schema_cache import SchemaCache
 from runtime.host.snapshot import snapshot_plugin
 from runtime.host.watcher import watch_plugin_dirs
@@ -324,10 +331,22 @@ class Supervisor:
                 f"the new version did not start ({candidate.state}"
                 + (f": {candidate.reason})" if candidate.reason else ")")
             )
-        unhealthy = await candidate.check_health(HEALTH_TIMEOUT)
-        if unhealthy:
-            raise _Rollback(f"the new version failed its health check: {unhealthy}")
-        return verdict
+        # Swap only to a version that can serve at once: one warming up in the background
+        # (a model loading) says ready: false, and is polled until ready within its start
+        # timeout, while the old version keeps serving.
+        ready_by = anyio.current_time() + candidate.profile.start_timeout
+        while True:
+            unhealthy, ready = await candidate.check_health(HEALTH_TIMEOUT)
+            if unhealthy:
+                raise _Rollback(f"the new version failed its health check: {unhealthy}")
+            if ready:
+                return verdict
+            if anyio.current_time() >= ready_by:
+                raise _Rollback(
+                    f"the new version did not become ready within its start timeout "
+                    f"({candidate.profile.start_timeout:g}s; its health hook says ready: false)"
+                )
+            await anyio.sleep(READY_POLL)
 
     def _swap(
         self, old: PluginRuntime, new: PluginRuntime, tools: list[str], verdict: Verdict | None

@@ -169,6 +169,71 @@ async def test_a_broken_new_version_rolls_back_and_the_old_one_keeps_answering(
         assert sup.problems == []  # a failed reload is reported in its record, not as a problem
 
 
+WARMING_UP: Final = '''
+
+import time as _time
+
+_LOADED_AT = _time.monotonic() + {delay}
+
+
+def _ready() -> bool:
+    return _time.monotonic() >= _LOADED_AT
+
+
+class WarmingUp(VersionedPlugin):
+    """Like a model loading in the background: serves only once ready, and says so."""
+
+    def create_tool(self, name: str) -> Any:
+        tool = WhichVersion()
+        answer = tool.execute
+
+        async def execute(params: dict[str, Any]) -> dict[str, Any]:
+            if not _ready():
+                raise RuntimeError("still warming up")
+            return await answer(params)
+
+        tool.execute = execute  # type: ignore[method-assign]
+        return tool
+
+    def health(self) -> dict[str, Any]:
+        return {{"healthy": True, "ready": _ready()}}
+'''
+
+
+def warm_up_version(plugin: Path, delay: float, profile: str = "strict") -> None:
+    set_version(plugin, "B")
+    (plugin / "__init__.py").write_text(
+        (plugin / "__init__.py").read_text() + WARMING_UP.format(delay=delay)
+    )
+    manifest = (plugin / "plugin.yaml").read_text()
+    (plugin / "plugin.yaml").write_text(
+        manifest.replace("class: VersionedPlugin", "class: WarmingUp").replace(
+            "sandbox: strict", f"sandbox: {profile}"
+        )
+    )
+
+
+async def test_routing_swaps_only_once_the_new_version_says_it_is_ready(tmp_path: Path) -> None:
+    plugin = install(tmp_path)
+    async with hosting(tmp_path) as sup:
+        warm_up_version(plugin, delay=1.0)
+        record = await sup.reload("versioned")
+        assert record.outcome == Outcome.RELOADED, record
+        # Had the swap come before ready, this call would meet "still warming up".
+        assert (await sup.call("which_version", {}))["version"] == "B"
+
+
+async def test_a_version_that_never_becomes_ready_rolls_back(tmp_path: Path) -> None:
+    plugin = install(tmp_path)
+    async with hosting(tmp_path) as sup:
+        before = await sup.call("which_version", {})
+        warm_up_version(plugin, delay=3600, profile="quickstart")
+        record = await sup.reload("versioned")
+        assert record.outcome == Outcome.ROLLED_BACK, record
+        assert "did not become ready within its start timeout (3s" in record.reason
+        assert (await sup.call("which_version", {})) == before
+
+
 async def test_a_version_the_gate_refuses_rolls_back(tmp_path: Path) -> None:
     plugin = install(tmp_path)
     async with hosting(tmp_path, gate=True) as sup:
