@@ -69,8 +69,11 @@ class RagService:
 
     def start(self) -> None:
         if self._thread is None:
+            # The model first: during a hot reload the store waits for the old worker's lock,
+            # which is released only after the swap, and the swap waits for the model (the
+            # health hook's "ready"); store first would wait for itself.
             self._thread = start_in_background(
-                [(self._store, self._open_and_index), (self._model, self._load_model)]
+                [(self._model, self._load_model), (self._store, self._open_and_index)]
             )
 
     def _load_model(self) -> Embedder:
@@ -319,7 +322,8 @@ class RagService:
             # Ready to answer without waiting for the model; a hot reload swaps to a new worker
             # only once it is (the store may still wait for the old worker's lock: it is
             # released when that worker stops, after the swap).
-            "ready": self._model.state == "ready",
+            "ready": self._model.state == "ready"
+            and (self._store.state == "ready" or self.lock_waiting),
             "store": "waiting for another process to close it"
             if self.lock_waiting
             else self._store.state,
