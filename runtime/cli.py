@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -10,16 +11,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import click
 import msgspec
-from rich.console import Console
-from rich.table import Table
 
 from runtime.errors import CallError, HydrogenError
 from runtime.host.supervisor import DEFAULT_PROFILES_DIR, PROFILES_ENV, Supervisor, ToolInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table as RichTable
 
 __all__ = ["main"]
 
@@ -33,8 +36,22 @@ SERVER_ENV: Final = "HYDROGEN_SERVER"
 TOKEN_ENV: Final = "HYDROGEN_TOKEN"
 
 T = TypeVar("T")
-console = Console()
-err_console = Console(stderr=True)
+
+
+@functools.cache
+def _console(stderr: bool = False) -> Console:
+    """rich, imported on first output: ``serve --stdio`` prints nothing and must start fast
+    (rich costs ~20 ms of import)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _table(*columns: str, **options: Any) -> RichTable:
+    """A rich table, with rich imported on first use (see _console)."""
+    from rich.table import Table as RichTableClass
+
+    return RichTableClass(*columns, **options)
 
 
 class _JsonLogFormatter(logging.Formatter):
@@ -98,13 +115,13 @@ def _run(fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return anyio.run(fn)
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
 
 
 def _report_problems(sup: Supervisor) -> None:
     for problem in sup.problems:
-        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+        _console(stderr=True).print(f"[yellow]problem:[/yellow] {problem}")
 
 
 @click.group()
@@ -174,10 +191,10 @@ def tools(options: _Options, as_json: bool) -> None:
                 click.echo(msgspec.json.encode(infos).decode())
                 return
             _report_problems(sup)
-            table = Table("tool", "plugin", "timeout", "description")
+            table = _table("tool", "plugin", "timeout", "description")
             for info in infos:
                 table.add_row(info.name, info.plugin, f"{info.timeout:g}s", info.description)
-            console.print(table)
+            _console().print(table)
 
     _run(body)
 
@@ -260,7 +277,7 @@ def status(
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    table = Table("plugin", "state", "pid", "containment", "rss MiB", "reason")
+    table = _table("plugin", "state", "pid", "containment", "rss MiB", "reason")
     for name, info in report["plugins"].items():
         res = info["resources"] or {}
         rss = f"{res['rss_bytes'] / 2**20:.1f}" if "rss_bytes" in res else "-"
@@ -272,17 +289,17 @@ def status(
             rss,
             info["reason"],
         )
-    console.print(table)
+    _console().print(table)
     _print_alerts(report["alerts"])
     for problem in report["problems"]:
-        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+        _console(stderr=True).print(f"[yellow]problem:[/yellow] {problem}")
 
 
 def _print_alerts(alerts: list[dict[str, Any]]) -> None:
     if not alerts:
-        console.print("alerts: none firing")
+        _console().print("alerts: none firing")
         return
-    table = Table("severity", "alert", "subject", "message", title="Alerts firing")
+    table = _table("severity", "alert", "subject", "message", title="Alerts firing")
     for alert in alerts:
         color = "red" if alert["severity"] == "critical" else "yellow"
         table.add_row(
@@ -291,7 +308,7 @@ def _print_alerts(alerts: list[dict[str, Any]]) -> None:
             alert["subject"],
             alert["message"],
         )
-    console.print(table)
+    _console().print(table)
 
 
 def _status_of_server(url: str, token: str | None, as_json: bool) -> None:
@@ -300,12 +317,12 @@ def _status_of_server(url: str, token: str | None, as_json: bool) -> None:
     try:
         report = fetch_health(url, token)
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    table = Table(
+    table = _table(
         "plugin",
         "state",
         "tools",
@@ -317,10 +334,10 @@ def _status_of_server(url: str, token: str | None, as_json: bool) -> None:
         table.add_row(
             name, info["state"], str(info["tools"]), str(info["restarts"]), info["reason"]
         )
-    console.print(table)
+    _console().print(table)
     _print_alerts(report["alerts"])
     for problem in report["problems"]:
-        err_console.print(f"[yellow]problem:[/yellow] {problem}")
+        _console(stderr=True).print(f"[yellow]problem:[/yellow] {problem}")
 
 
 @cli.command()
@@ -396,7 +413,7 @@ def serve(
         # and list_changed follows when the workers report their real schemas.
         supervisor = options.supervisor(wait_ready=False, watch=watch)
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
     raise SystemExit(serve_stdio(supervisor, role=role, version=_version()))
 
@@ -429,7 +446,7 @@ def _serve_http(
             ),
         )
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
     raise SystemExit(status)
 
@@ -504,7 +521,7 @@ def demo(options: _Options, as_json: bool, caller: str | None) -> None:
     if as_json:
         click.echo(json.dumps(outcome, indent=2, default=str))
     else:
-        table = Table(
+        table = _table(
             "plugin",
             "tool",
             "ok",
@@ -523,19 +540,21 @@ def demo(options: _Options, as_json: bool, caller: str | None) -> None:
                 f"{row['ms']:.1f}",
                 preview,
             )
-        console.print(table)
+        _console().print(table)
         _print_admission(outcome["status"])
         for problem in outcome["status"]["problems"]:
-            err_console.print(f"[yellow]problem:[/yellow] {problem}")
+            _console(stderr=True).print(f"[yellow]problem:[/yellow] {problem}")
         for name, info in bad_plugins.items():
-            err_console.print(f"[red]plugin {name} is {info['state']}:[/red] {info['reason']}")
+            _console(stderr=True).print(
+                f"[red]plugin {name} is {info['state']}:[/red] {info['reason']}"
+            )
     if failed or bad_plugins or not outcome["calls"]:
         raise SystemExit(1)
 
 
 def _print_admission(status: dict[str, Any]) -> None:
     """How each plugin was admitted and what its worker is confined by."""
-    table = Table("plugin", "security gate", "confinement in force", title="Admission")
+    table = _table("plugin", "security gate", "confinement in force", title="Admission")
     gate_state = status.get("gate", "")
     for name, info in status["plugins"].items():
         verdict = info.get("gate")
@@ -548,7 +567,7 @@ def _print_admission(status: dict[str, Any]) -> None:
             layer for layer, detail in layers.items() if detail.startswith("on") and layer != "cost"
         )
         table.add_row(name, gate, confined or "-")
-    console.print(table)
+    _console().print(table)
 
 
 def _example_params(manifest: dict[str, Any], tool: str) -> dict[str, Any]:
@@ -580,18 +599,18 @@ def doctor(as_json: bool, profiles_dir: Path | None) -> None:
     if as_json:
         click.echo(msgspec.json.encode(report).decode())
     else:
-        layers = Table("layer", "in force", "what it does here", title="Confinement layers")
+        layers = _table("layer", "in force", "what it does here", title="Confinement layers")
         for row in report.layers:
             mark = "[green]yes[/green]" if row.available else "[red]no[/red]"
             layers.add_row(row.layer, mark, row.detail)
-        console.print(layers)
-        profiles = Table("profile", "enforceable", "missing", title="Sandbox profiles")
+        _console().print(layers)
+        profiles = _table("profile", "enforceable", "missing", title="Sandbox profiles")
         for prow in report.profiles:
             mark = "[green]yes[/green]" if prow.enforceable else "[red]no[/red]"
             profiles.add_row(prow.profile, mark, ", ".join(prow.missing) or "-")
-        console.print(profiles)
+        _console().print(profiles)
         for problem in report.problems:
-            err_console.print(f"[yellow]problem:[/yellow] {problem}")
+            _console(stderr=True).print(f"[yellow]problem:[/yellow] {problem}")
     raise SystemExit(0 if report.all_in_force else 1)
 
 
@@ -643,10 +662,10 @@ def review(
     try:
         gate = Gate(config)
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(EXIT_GATE_ERROR) from exc
     status = review_paths(
-        list(paths), gate, output_format=output_format, out=console, err=err_console
+        list(paths), gate, output_format=output_format, out=_console(), err=_console(stderr=True)
     )
     raise SystemExit(status)
 
@@ -670,9 +689,9 @@ def import_advisories(source: Path, dest: Path | None) -> None:
 
         advisories = import_export(source, dest)
     except HydrogenError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from exc
-    console.print(
+    _console().print(
         f"installed {advisories.count} advisories for {advisories.package_count} packages "
         f"(revision {advisories.revision}) at {advisories.path}"
     )
