@@ -11,10 +11,11 @@ import time
 
 import anyio
 
+from runtime.host.events import wait_any
 from runtime.host.lifecycle import State
 from runtime.host.supervisor import Supervisor
 
-__all__ = ["PluginWatch", "wait_any"]
+__all__ = ["PluginWatch"]
 
 
 class PluginWatch:
@@ -47,17 +48,3 @@ class PluginWatch:
                 self.load_seconds[name] = now - self._loading_since.pop(name)
             elif state != State.LOADED:
                 self._loading_since.pop(name, None)
-
-
-async def wait_any(events: list[anyio.Event]) -> None:
-    """Return when any of ``events`` is set (never, for none)."""
-    if not events:
-        await anyio.sleep_forever()
-    async with anyio.create_task_group() as tg:
-
-        async def wait(event: anyio.Event) -> None:
-            await event.wait()
-            tg.cancel_scope.cancel()
-
-        for event in events:
-            tg.start_soon(wait, event)

@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from runtime.errors import CallError, HydrogenError, ToolNotFoundError
+from runtime.host.events import wait_any
 from runtime.host.supervisor import Supervisor, ToolInfo
 from runtime.mcp.logging_bridge import PLUGIN_LOGGER, McpLogHandler
 from runtime.mcp.protocol import (
@@ -162,7 +163,7 @@ class McpServer:
                 self._announced = current
                 if self._initialized:
                     self.notify("notifications/tools/list_changed", {})
-            await _wait_any(events)
+            await wait_any(events)
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self._send(encode(OutgoingNotification(method, params)))
@@ -348,17 +349,3 @@ def _fingerprint(infos: list[ToolInfo]) -> bytes:
 
 def _change_events(supervisor: Supervisor) -> list[anyio.Event]:
     return supervisor.change_events()
-
-
-async def _wait_any(events: list[anyio.Event]) -> None:
-    if not events:
-        await anyio.sleep_forever()
-
-    async with anyio.create_task_group() as tg:
-
-        async def wait(event: anyio.Event) -> None:
-            await event.wait()
-            tg.cancel_scope.cancel()
-
-        for event in events:
-            tg.start_soon(wait, event)

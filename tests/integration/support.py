@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -16,17 +17,22 @@ __all__ = [
     "ECHO",
     "HOSTILE",
     "TEST_PROFILES",
+    "VERSIONED",
     "assert_canary",
+    "install_versioned",
     "pid_alive",
     "pid_gone",
     "plugin_status",
     "read_pid",
+    "set_version",
     "supervisor",
     "wait_for_new_worker",
     "wait_until",
 ]
 
 ECHO: Final = TEST_PLUGINS / "echo"
+# A plugin that answers with the VERSION in its code; hot-reload tests install and edit copies.
+VERSIONED: Final = TEST_PLUGINS / "reload" / "versioned"
 HOSTILE: Final = TEST_PLUGINS / "hostile"
 # Test-only sandbox profiles: the canary's `strict`, plus tiny memory and CPU budgets.
 TEST_PROFILES: Final = TESTS_DIR / "profiles"
@@ -94,3 +100,27 @@ def pid_alive(pid: int) -> bool:
 
 def read_pid(path: Path) -> int:
     return int(path.read_text())
+
+
+def install_versioned(plugins: Path, name: str = "versioned") -> Path:
+    """Copy the versioned plugin into ``plugins`` at version "A"; another ``name`` renames the
+    plugin and its tool (``<name>_version``) so several copies can be served side by side."""
+    target = plugins / name
+    shutil.copytree(VERSIONED, target)
+    set_version(target, "A")
+    if name != "versioned":
+        manifest = (target / "plugin.yaml").read_text()
+        (target / "plugin.yaml").write_text(
+            manifest.replace("name: versioned", f"name: {name}").replace(
+                "name: which_version", f"name: {name}_version"
+            )
+        )
+    return target
+
+
+def set_version(plugin: Path, version: str) -> None:
+    """Rewrite a versioned copy's code and manifest to ``version``, as an operator edits it."""
+    code = (VERSIONED / "__init__.py").read_text()
+    (plugin / "__init__.py").write_text(code.replace('VERSION = "A"', f'VERSION = "{version}"'))
+    manifest = (VERSIONED / "plugin.yaml").read_text()
+    (plugin / "plugin.yaml").write_text(manifest.replace('version: "1"', f'version: "{version}"'))

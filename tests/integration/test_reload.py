@@ -19,12 +19,19 @@ import pytest
 from runtime import CallError, Supervisor, ToolNotFoundError
 from runtime.errors import UnknownPluginError
 from runtime.host.reload import Outcome
-from tests.conftest import TEST_PLUGINS
-from tests.integration.support import TEST_PROFILES, pid_gone, plugin_status, wait_until
+from tests.integration.support import (
+    TEST_PROFILES,
+    pid_gone,
+    plugin_status,
+    set_version,
+    wait_until,
+)
+from tests.integration.support import (
+    install_versioned as install,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-TEMPLATE: Final = TEST_PLUGINS / "reload" / "versioned"
 RELOADS: Final = 50
 CALLERS: Final = 8
 # Seconds a hammering call sleeps in its worker, so swaps happen with calls in flight.
@@ -32,27 +39,6 @@ CALL_DELAY: Final = 0.005
 # Seconds for the watcher to notice a change and finish the reload it triggers; poll step.
 WATCH_WAIT: Final = 15.0
 POLL: Final = 0.1
-
-
-def install(plugins: Path, name: str = "versioned") -> Path:
-    target = plugins / name
-    shutil.copytree(TEMPLATE, target)
-    set_version(target, "A")
-    if name != "versioned":
-        manifest = (target / "plugin.yaml").read_text()
-        (target / "plugin.yaml").write_text(
-            manifest.replace("name: versioned", f"name: {name}").replace(
-                "name: which_version", f"name: {name}_version"
-            )
-        )
-    return target
-
-
-def set_version(plugin: Path, version: str) -> None:
-    code = (TEMPLATE / "__init__.py").read_text()
-    (plugin / "__init__.py").write_text(code.replace('VERSION = "A"', f'VERSION = "{version}"'))
-    manifest = (TEMPLATE / "plugin.yaml").read_text()
-    (plugin / "plugin.yaml").write_text(manifest.replace('version: "1"', f'version: "{version}"'))
 
 
 def hosting(plugins: Path, **kwargs: object) -> Supervisor:

@@ -23,10 +23,9 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import TEST_PLUGINS
+from tests.integration.support import install_versioned as install
 from tests.mcp.support import EXCHANGE_TIMEOUT, RawServer, command, server_env
 
-VERSIONED: Final = TEST_PLUGINS / "reload" / "versioned"
 # Seconds between polls of a server that reloads in the background.
 POLL: Final = 0.05
 
@@ -58,19 +57,6 @@ async def watched_server(plugins: Path, changes: Changes) -> AsyncIterator[Clien
     ):
         await session.initialize()
         yield session
-
-
-def install(plugins: Path, name: str) -> Path:
-    target = plugins / name
-    shutil.copytree(VERSIONED, target)
-    if name != "versioned":
-        manifest = (target / "plugin.yaml").read_text()
-        (target / "plugin.yaml").write_text(
-            manifest.replace("name: versioned", f"name: {name}").replace(
-                "name: which_version", f"name: {name}_version"
-            )
-        )
-    return target
 
 
 async def tools(session: ClientSession) -> dict[str, str]:
