@@ -34,6 +34,7 @@ from runtime.alerts.host import HostWatch, read_host, resolve_host
 from runtime.alerts.sample import Sample, take_sample
 from runtime.alerts.webhook import WebhookSender
 from runtime.errors import ConfigError, HydrogenError
+from runtime.host.hangup import reload_on_hangup
 from runtime.host.result_cache import ResultCache
 from runtime.host.supervisor import Supervisor
 from runtime.http.app import AppParts, create_app
@@ -215,6 +216,7 @@ async def _serve(
     _announce(sock, options)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signals, stop, server.uvicorn)
+        tg.start_soon(reload_on_hangup, supervisor)
         tg.start_soon(_run_uvicorn, server.uvicorn, sock, http_done, stop)
         try:
             async with supervisor:

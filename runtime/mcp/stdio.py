@@ -26,7 +26,7 @@ from typing import Final
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from runtime.errors import HydrogenError
+from runtime.host.hangup import reload_on_hangup
 from runtime.host.supervisor import Supervisor
 from runtime.mcp.protocol import LineSplitter
 from runtime.mcp.server import McpServer
@@ -66,7 +66,7 @@ async def _serve(
     async with anyio.create_task_group() as tg:
         tg.start_soon(_write_thread, out_fd, outgoing)
         tg.start_soon(_stop_on_signal, server, send_lines)
-        tg.start_soon(_reload_on_hangup, supervisor)
+        tg.start_soon(reload_on_hangup, supervisor)
         if _pollable(in_fd):
             tg.start_soon(_read_in_loop, in_fd, send_lines)
         else:
@@ -167,26 +167,6 @@ def _write_all(fd: int, data: bytes) -> bool:
     except (BrokenPipeError, OSError):
         return False
     return True
-
-
-async def _reload_on_hangup(supervisor: Supervisor) -> None:
-    """SIGHUP reloads every changed plugin, as daemons conventionally re-read their config:
-    ``kill -HUP <pid>`` is the operator's path when the file watcher is off."""
-    with anyio.open_signal_receiver(signal.SIGHUP) as signals:
-        async for _ in signals:
-            log.info("received SIGHUP: reloading changed plugins")
-            try:
-                records = await supervisor.reload_all()
-            except HydrogenError as exc:
-                log.error("reload on SIGHUP failed: %s", exc)
-                continue
-            for record in records:
-                log.info(
-                    "plugin %r %s%s",
-                    record.plugin,
-                    record.outcome,
-                    f": {record.reason}" if record.reason else "",
-                )
 
 
 async def _stop_on_signal(server: McpServer, send: MemoryObjectSendStream[list[bytes]]) -> None:
