@@ -1,38 +1,25 @@
 """MCP on stdio beside the HTTP server (``hydrogen serve --http --stdio``), over one Supervisor.
 
 The HTTP server owns the Supervisor; the MCP session borrows it (entering and leaving the
-borrowed one do nothing). The stdio plumbing is ``runtime.mcp.stdio``'s, whose
-``serve_stdio`` runs its own event loop and signal handling and so cannot share a process
-with the HTTP server; this module is its ``_serve`` with the signal handling left to the
-server. Either end stops both: stdin EOF sets ``stop``, and ``stop`` being set (a signal)
-ends the session the way a signal ends ``serve --stdio``.
+borrowed one do nothing). The stdio plumbing is ``runtime.mcp.stdio.run_session``; signals
+are left to the HTTP server. Either end stops both: stdin EOF sets ``stop``, and ``stop``
+being set (a signal) ends the session the way a signal ends ``serve --stdio``.
 """
 
 from __future__ import annotations
 
-import queue
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
 
 from runtime.host.plugin import ProgressCallback
 from runtime.host.supervisor import Supervisor, ToolInfo
 from runtime.mcp.server import McpServer
-from runtime.mcp.stdio import (
-    LINE_BATCHES,
-    _pollable,
-    _read_in_loop,
-    _start_reader,
-    _take_stdio,
-    _write_thread,
-)
+from runtime.mcp.stdio import run_session
 
-__all__ = ["BorrowedSupervisor", "serve_mcp_beside", "take_stdio"]
-
-
-def take_stdio() -> tuple[int, int]:
-    """Move stdin/stdout aside for MCP before anything else could write to stdout."""
-    return _take_stdio()
+__all__ = ["BorrowedSupervisor", "serve_mcp_beside"]
 
 
 class BorrowedSupervisor(Supervisor):
@@ -94,25 +81,19 @@ async def serve_mcp_beside(
 ) -> None:
     """Serve MCP on ``fds`` (from ``take_stdio``) until stdin ends or ``stop`` is set."""
     in_fd, out_fd = fds
-    outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    send_lines, lines = anyio.create_memory_object_stream[list[bytes]](LINE_BATCHES)
-    server = McpServer(BorrowedSupervisor(supervisor), outgoing.put, role=role, version=version)
 
-    async def end_on_stop() -> None:
-        await stop.wait()
-        server.cancel_requests()
-        send_lines.close()
+    def begin(tg: TaskGroup, server: McpServer, lines: MemoryObjectSendStream[list[bytes]]) -> None:
+        async def end_on_stop() -> None:
+            await stop.wait()
+            server.cancel_requests()
+            lines.close()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_write_thread, out_fd, outgoing)
         tg.start_soon(end_on_stop)
-        if _pollable(in_fd):
-            tg.start_soon(_read_in_loop, in_fd, send_lines)
-        else:
-            _start_reader(in_fd, send_lines)
-        try:
-            await server.run(lines)
-        finally:
-            outgoing.put(None)  # the writer flushes what is queued, then ends
-        stop.set()
-        tg.cancel_scope.cancel()
+
+    await run_session(
+        lambda send: McpServer(BorrowedSupervisor(supervisor), send, role=role, version=version),
+        in_fd,
+        out_fd,
+        begin,
+    )
+    stop.set()  # stdin ended: the HTTP server stops too

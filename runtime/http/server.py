@@ -74,7 +74,7 @@ def serve_http(supervisor: Supervisor, options: ServeOptions) -> int:
     sock = listen(options.host, options.port)
     fds = None
     if options.stdio:
-        from runtime.http.mcp_beside import take_stdio
+        from runtime.mcp.stdio import take_stdio
 
         fds = take_stdio()
     try:

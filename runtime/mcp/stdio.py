@@ -21,9 +21,11 @@ import signal
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from typing import Final
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from runtime.host.hangup import reload_on_hangup
@@ -42,12 +44,13 @@ LINE_BATCHES: Final = math.inf
 
 def serve_stdio(supervisor: Supervisor, *, role: str | None = None, version: str = "") -> int:
     """Serve MCP until stdin closes (or SIGTERM/SIGINT); returns the exit status."""
-    in_fd, out_fd = _take_stdio()
+    in_fd, out_fd = take_stdio()
     anyio.run(_serve, supervisor, in_fd, out_fd, role, version)
     return 0
 
 
-def _take_stdio() -> tuple[int, int]:
+def take_stdio() -> tuple[int, int]:
+    """Move stdin/stdout aside for MCP before anything else could write to stdout."""
     in_fd, out_fd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -60,13 +63,32 @@ def _take_stdio() -> tuple[int, int]:
 async def _serve(
     supervisor: Supervisor, in_fd: int, out_fd: int, role: str | None, version: str
 ) -> None:
+    def begin(tg: TaskGroup, server: McpServer, lines: MemoryObjectSendStream[list[bytes]]) -> None:
+        tg.start_soon(_stop_on_signal, server, lines)
+        tg.start_soon(reload_on_hangup, supervisor)
+
+    await run_session(
+        lambda send: McpServer(supervisor, send, role=role, version=version), in_fd, out_fd, begin
+    )
+
+
+async def run_session(
+    make_server: Callable[[Callable[[bytes], None]], McpServer],
+    in_fd: int,
+    out_fd: int,
+    begin: Callable[[TaskGroup, McpServer, MemoryObjectSendStream[list[bytes]]], None],
+) -> None:
+    """One MCP session on ``in_fd``/``out_fd`` until stdin ends or the line stream is closed.
+
+    ``begin`` starts the caller's own tasks beside it (signal handling, a stop event); closing
+    the stream it is given ends the session the way stdin EOF does.
+    """
     outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     send_lines, lines = anyio.create_memory_object_stream[list[bytes]](LINE_BATCHES)
-    server = McpServer(supervisor, outgoing.put, role=role, version=version)
+    server = make_server(outgoing.put)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_write_thread, out_fd, outgoing)
-        tg.start_soon(_stop_on_signal, server, send_lines)
-        tg.start_soon(reload_on_hangup, supervisor)
+        begin(tg, server, send_lines)
         if _pollable(in_fd):
             tg.start_soon(_read_in_loop, in_fd, send_lines)
         else:
