@@ -58,6 +58,7 @@ from runtime.manifest.discovery import discover
 from runtime.manifest.loader import load_manifest
 from runtime.manifest.model import DEFAULT_TOOL_TIMEOUT, Manifest
 from runtime.manifest.schema import schema_from_manifest
+from runtime.manifest.variables import resolve_configuration
 from runtime.protocol.messages import ToolSpec
 from runtime.sandbox.grants import check_admission, resolve_permissions
 from runtime.sandbox.profile import Profile, describe, load_profiles
@@ -740,6 +741,29 @@ class Supervisor:
                     pid=pid,
                     cpu_ns=cpu_ns,
                 )
+
+    # ---- for front ends (the HTTP result cache answers some calls without call()) ---------
+
+    @property
+    def policy(self) -> Policy | None:
+        return self._policy
+
+    @property
+    def audit_log(self) -> AuditLog | None:
+        return self._audit
+
+    def plugin_of(self, tool: str) -> PluginRuntime | None:
+        """The plugin version ``tool`` is routed to now (its ``digest`` names the code)."""
+        return self._routes.get(tool)
+
+    def plugin_configuration(self, plugin: str) -> dict[str, Any] | None:
+        """A plugin's ``configuration`` with ``${VAR}`` resolved, as its worker gets it; None
+        for an unknown plugin. Raises ``ManifestError`` naming an unresolvable reference."""
+        runtime = self._plugins.get(plugin)
+        if runtime is None:
+            return None
+        resolved: dict[str, Any] = resolve_configuration(runtime.manifest, self._environ)
+        return dict(resolved.get("configuration") or {})
 
     def _visible_tools(self, role: str | None) -> list[str]:
         """Tool names a "not found" error may list: only those the caller may call."""
